@@ -1,0 +1,1 @@
+"""Apps, custom channels, channel accounts and their credentials, the public API, webhooks."""

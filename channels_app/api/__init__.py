@@ -1,0 +1,1 @@
+"""The public REST API for external apps (API.md): one module per resource."""

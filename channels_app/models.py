@@ -1,0 +1,187 @@
+"""Apps (external integrations), their tokens, custom channels and connected channel accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from helpdesk.encryption import EncryptedJSONField, EncryptedTextField
+
+
+class App(models.Model):
+    """An external integration (HubSpot's "public app"); owns custom channels.
+
+    ``client_secret`` signs HubSpot v3 webhooks, so it is kept encrypted rather than hashed;
+    the developer API key (``hapikey``) is only ever compared, so it is hashed.
+    """
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    logo_url = models.URLField(max_length=2000, blank=True, default="")
+    client_id = models.CharField(max_length=64, unique=True)
+    client_secret = EncryptedTextField()
+    developer_api_key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (app {self.pk})"
+
+    # DRF treats the authenticated principal as ``request.user``; an app is always authenticated.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
+class AppToken(models.Model):
+    """A bearer token of an app, stored as its SHA-256 (tokens carry ≥128 bits of randomness)."""
+
+    class Kind(models.TextChoices):
+        STATIC = "STATIC", "Static (private-app style)"
+        OAUTH_ACCESS = "OAUTH_ACCESS", "OAuth access token"
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=200, blank=True, default="")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.STATIC)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The first characters, so an admin can tell tokens apart without seeing them.
+    prefix = models.CharField(max_length=16)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.app_id})"
+
+
+class CustomChannel(models.Model):
+    """A messaging service registered by an app (HubSpot's custom channel)."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    logo_url = models.URLField(max_length=2000, blank=True, default="")
+    webhook_url = models.URLField(max_length=2000, blank=True, default="")
+    account_connection_redirect_url = models.URLField(max_length=2000, blank=True, default="")
+    capabilities = models.JSONField(default=dict)
+    connection_fields = models.JSONField(default=list)
+    signing_secret = EncryptedTextField()
+    # During a rotation the previous secret keeps signing until it expires (24 h).
+    previous_signing_secret = EncryptedTextField(blank=True, default="")
+    previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set when the app answered 410 Gone; an admin re-enables the webhook.
+    webhook_disabled_at = models.DateTimeField(null=True, blank=True)
+    archived = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["app", "id"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def threading_model(self) -> str:
+        return str(self.capabilities.get("threadingModel") or "INTEGRATION_THREAD_ID")
+
+
+class DeliveryIdentifierType(models.TextChoices):
+    EMAIL = "HS_EMAIL_ADDRESS", "Email address"
+    PHONE = "HS_PHONE_NUMBER", "Phone number"
+    OPAQUE = "CHANNEL_SPECIFIC_OPAQUE_ID", "Channel-specific id"
+
+
+class ChannelAccount(models.Model):
+    """One connected account of a custom channel (a phone number, a bot, a workspace…).
+
+    Deactivation (``authorized = False``) refuses inbound messages with 409 and disables replies;
+    archiving (deletion) makes the account invisible to the API (404).
+    """
+
+    channel = models.ForeignKey(CustomChannel, on_delete=models.CASCADE, related_name="accounts")
+    inbox = models.ForeignKey("tickets.Inbox", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    delivery_identifier_type = models.CharField(
+        max_length=40, choices=DeliveryIdentifierType.choices, blank=True, default=""
+    )
+    delivery_identifier_value = models.CharField(max_length=320, blank=True, default="")
+    authorized = models.BooleanField(default=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
+    archived = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["channel", "id"]),
+            models.Index(fields=["delivery_identifier_type", "delivery_identifier_value"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.channel_id})"
+
+    @property
+    def active(self) -> bool:
+        return self.authorized and not self.archived and not self.channel.archived
+
+    @property
+    def delivery_identifier(self) -> dict[str, Any] | None:
+        if not self.delivery_identifier_type:
+            return None
+        return {"type": self.delivery_identifier_type, "value": self.delivery_identifier_value}
+
+
+class StagingToken(models.Model):
+    """A connection started in the settings UI and completed by the app's own page.
+
+    The token travels in the redirect URL; only its SHA-256 is stored. ``wizard_state`` keeps
+    what the admin chose (routing, ticket properties) until the app completes the connection.
+    """
+
+    channel = models.ForeignKey(CustomChannel, on_delete=models.CASCADE, related_name="+")
+    inbox = models.ForeignKey("tickets.Inbox", on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    wizard_state = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    account_name = models.CharField(max_length=200, blank=True, default="")
+    channel_account = models.OneToOneField(
+        ChannelAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True) | Q(channel_account__isnull=False),
+                name="staging_token_completed_has_account",
+            )
+        ]

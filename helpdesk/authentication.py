@@ -1,0 +1,86 @@
+"""How external apps authenticate: bearer tokens, and HubSpot's developer key on channel APIs.
+
+Tokens are stored as SHA-256 hex digests: they are long random strings, so a fast hash is
+enough and lets a lookup by digest use a unique index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from channels_app.models import App, AppToken
+
+ALL_SCOPES = (
+    "conversations.custom_channels.read",
+    "conversations.custom_channels.write",
+    "conversations.read",
+)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DeveloperKeyAuth:
+    """``request.auth`` for a ``hapikey`` call: the app's developer key grants channel scopes."""
+
+    app_id: int
+    scopes: tuple[str, ...] = field(default=ALL_SCOPES)
+
+
+class AppTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>``; or ``?hapikey=&appId=`` where the view allows it.
+
+    ``request.user`` becomes the ``App``; ``request.auth`` the ``AppToken`` (or a
+    ``DeveloperKeyAuth``), whose ``scopes`` the permission class checks.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[App, AppToken | DeveloperKeyAuth] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1").strip()
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+            return self._authenticate_token(token.strip())
+        hapikey = request.query_params.get("hapikey")
+        if hapikey is not None and getattr(request, "allow_developer_key", False):
+            return self._authenticate_developer_key(hapikey, request.query_params.get("appId"))
+        return None
+
+    def _authenticate_token(self, token: str) -> tuple[App, AppToken]:
+        now = timezone.now()
+        app_token = (
+            AppToken.objects.select_related("app")
+            .filter(token_hash=token_digest(token), revoked_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .first()
+        )
+        if app_token is None:
+            raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
+        return app_token.app, app_token
+
+    def _authenticate_developer_key(
+        self, hapikey: str, app_id: str | None
+    ) -> tuple[App, DeveloperKeyAuth]:
+        apps = App.objects.filter(developer_api_key_hash=token_digest(hapikey))
+        if app_id is not None:
+            if not app_id.isdigit():
+                raise exceptions.AuthenticationFailed("appId must be the app's numeric id.")
+            apps = apps.filter(pk=int(app_id))
+        app = apps.first()
+        if app is None:
+            raise exceptions.AuthenticationFailed("The developer API key is invalid.")
+        return app, DeveloperKeyAuth(app_id=app.pk)
+
+    def authenticate_header(self, request: Request) -> str:
+        # Without this DRF would turn 401 into 403.
+        return 'Bearer realm="api"'

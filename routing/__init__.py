@@ -1,0 +1,1 @@
+"""Teams, presence and availability, routing rules, assignment and notifications."""

@@ -1,0 +1,73 @@
+"""Fixtures shared by the whole suite: API clients authenticated as apps, services present.
+
+Tests that need PostgreSQL or Redis are marked ``postgres`` / ``redis``; they skip with a reason
+when the service is not configured, and ``.ci/run`` fails if any of them is skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from channels_app.models import App
+from channels_app.services import token_create
+from helpdesk.authentication import ALL_SCOPES
+from tests.factories import AppFactory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+    has_redis = bool(os.environ.get("REDIS_URL"))
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if "redis" in item.keywords and not has_redis:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+
+
+@dataclass
+class AppClient:
+    """An external app as the tests see it: the app row, its token, and a client using it."""
+
+    app: App
+    token: str
+    client: APIClient
+
+
+def make_app_client(app: App | None = None, scopes: tuple[str, ...] = ALL_SCOPES) -> AppClient:
+    app = app or AppFactory()
+    token, _ = token_create(app=app, name="test", scopes=scopes)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return AppClient(app=app, token=token, client=client)
+
+
+@pytest.fixture
+def app_client(db: None) -> AppClient:
+    return make_app_client()
+
+
+@pytest.fixture
+def other_app_client(db: None) -> AppClient:
+    return make_app_client()
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def on_postgres() -> Iterator[bool]:
+    yield connection.vendor == "postgresql"

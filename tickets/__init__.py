@@ -1,0 +1,1 @@
+"""Contacts, pipelines, tickets, threads, messages, attachments and files, the inbox."""
