@@ -71,3 +71,17 @@ def anonymous_client() -> APIClient:
 @pytest.fixture
 def on_postgres() -> Iterator[bool]:
     yield connection.vendor == "postgresql"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``FAIL_ON_SKIP=1`` (CI's run on real services) any skipped test fails the run."""
+    if os.environ.get("FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(
+            f"FAIL_ON_SKIP: {len(skipped)} test(s) skipped where every service is present.",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
