@@ -185,3 +185,92 @@ class StagingToken(models.Model):
                 name="staging_token_completed_has_account",
             )
         ]
+
+
+class Delivery(models.Model):
+    """One event to deliver to a channel's webhook: the outbox row and the source of truth.
+
+    Written in the same transaction as what caused it (a reply, an account change). Celery only
+    wakes workers; a worker *claims* a due delivery with a conditional update that sets a lease,
+    so a killed worker's delivery is reclaimed by the sweeper once the lease expires.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERING = "delivering", "Delivering"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class EventType(models.TextChoices):
+        OUTGOING_CHANNEL_MESSAGE_CREATED = "OUTGOING_CHANNEL_MESSAGE_CREATED", "Reply"
+        CHANNEL_ACCOUNT_CREATED = "CHANNEL_ACCOUNT_CREATED", "Account connected"
+        CHANNEL_ACCOUNT_UPDATED = "CHANNEL_ACCOUNT_UPDATED", "Account changed"
+        CHANNEL_ACCOUNT_PURGED = "CHANNEL_ACCOUNT_PURGED", "Account deleted"
+
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=40, choices=EventType.choices)
+    channel = models.ForeignKey(CustomChannel, on_delete=models.CASCADE, related_name="deliveries")
+    channel_account = models.ForeignKey(
+        ChannelAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(
+        "tickets.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # The event body as it was when the event happened (file URLs are re-signed per attempt).
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When a worker was last woken for it; the sweeper does not wake it again right away.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_due_pending",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="delivering"),
+                name="delivery_leased",
+            ),
+            models.Index(fields=["channel", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP attempt of a delivery: when, how long, what the app answered."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        RETRY = "retry", "Will retry"
+        FAILED = "failed", "Failed (final)"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    response_snippet = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of delivery {self.delivery_id}"

@@ -211,7 +211,38 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
+# Small enough that a message lost with its worker comes back soon; larger than any task runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ROUTES = {"channels_app.delivery_attempt": {"queue": "webhooks"}}
+
+# Webhook delivery (API.md "Webhooks to the app"). The database schedules retries; Celery only
+# wakes workers, and the sweeper below dispatches what is due and reclaims expired leases.
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+WEBHOOK_TOTAL_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TOTAL_TIMEOUT_SECONDS", "15"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "10"))
+# Upper bounds of the wait before attempt 2, 3, …; each wait is drawn uniformly below its bound
+# (full jitter), so the ten attempts spread over about 24 hours on average.
+WEBHOOK_RETRY_CAPS_SECONDS = [30, 120, 480, 1800, 3600, 7200, 14400, 43200, 86400]
+# Tests run real workers with delays scaled down; production leaves this at 1.
+WEBHOOK_RETRY_DELAY_SCALE = float(os.environ.get("WEBHOOK_RETRY_DELAY_SCALE", "1"))
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_AFTER_MAX_SECONDS", "3600"))
+# A claimed delivery not finished by then is reclaimed (its worker died): > the HTTP timeouts.
+WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "60"))
+WEBHOOK_SWEEP_INTERVAL_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_INTERVAL_SECONDS", "5"))
+# Retries due within this many seconds are sent with a Celery countdown; later ones wait for
+# the sweeper (long countdowns and Redis visibility timeouts do not mix).
+WEBHOOK_COUNTDOWN_MAX_SECONDS = 60
+PORTAL_ID = int(os.environ.get("PORTAL_ID", "1"))
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-deliveries": {
+        "task": "channels_app.deliveries_dispatch_due",
+        "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
+    },
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")

@@ -85,3 +85,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process(settings: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks run in-process (after commit) unless a test starts a real worker.
+
+    CI's second run sets REDIS_URL, which would send tasks to a broker nobody consumes; the
+    tests that want a real worker use the ``celery_worker`` fixture, which turns this off.
+    """
+    from helpdesk.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # type: ignore[attr-defined]
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # type: ignore[attr-defined]
+    yield
+    app.conf.task_always_eager = previous
