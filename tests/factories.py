@@ -80,4 +80,12 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
 
 def default_pipeline() -> Pipeline:
-    return Pipeline.objects.get(is_default=True)
+    """The migration's default pipeline; recreated when a transactional test flushed it."""
+    pipeline = Pipeline.objects.filter(is_default=True).first()
+    if pipeline is None:
+        pipeline = Pipeline.objects.create(name="Support Pipeline", is_default=True)
+        for order, (name, state) in enumerate(
+            [("New", "OPEN"), ("Waiting on contact", "OPEN"), ("Waiting on us", "OPEN"), ("Closed", "CLOSED")]
+        ):
+            pipeline.statuses.create(name=name, state=state, display_order=order)
+    return pipeline
