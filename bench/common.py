@@ -44,7 +44,9 @@ def ensure_database(database_url: str) -> None:
     name = parsed.path.lstrip("/")
     admin_url = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
         if not exists:
             connection.execute(f'CREATE DATABASE "{name}"')
 
@@ -69,7 +71,7 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn_server(env: dict[str, str], *, workers: int = 2, threads: int = 8) -> Iterator[str]:
-    """The app under gunicorn (``workers`` processes × ``threads``), on a free loopback port."""
+    """The app under gunicorn (``workers`` processes x ``threads``), on a free loopback port."""
     port = free_port()
     process = subprocess.Popen(
         [

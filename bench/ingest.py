@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     bench_environment,
     ensure_database,
     gunicorn_server,
@@ -99,7 +99,9 @@ def main() -> None:
         baseline_url = f"{base_url}/bench/baseline/{setup['channel']}/messages"
         warmup = message_bodies(args.warmup, setup["account"], run_tag + "w")
         post_json_load("warmup", ours_url, warmup, headers=headers, concurrency=args.concurrency)
-        post_json_load("warmup", baseline_url, warmup, headers=headers, concurrency=args.concurrency)
+        post_json_load(
+            "warmup", baseline_url, warmup, headers=headers, concurrency=args.concurrency
+        )
 
         bodies = message_bodies(args.messages, setup["account"], run_tag)
         baseline = post_json_load(
@@ -109,12 +111,16 @@ def main() -> None:
             "help desk", ours_url, bodies, headers=headers, concurrency=args.concurrency
         )
 
-    print(f"messages={args.messages} concurrency={args.concurrency} server=gunicorn 2 workers x 8 threads")
+    print(
+        f"messages={args.messages} concurrency={args.concurrency} server=gunicorn 2 workers x 8 threads"
+    )
     print(baseline.line())
     print(ours.line())
     if ours.errors or baseline.errors:
         print("WARNING: some requests failed; the figures are not comparable")
-    print(f"ratio (help desk / baseline messages per second): {ours.per_second / baseline.per_second:.2f}")
+    print(
+        f"ratio (help desk / baseline messages per second): {ours.per_second / baseline.per_second:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,12 +6,31 @@ never learns that someone else's object exists.
 
 from __future__ import annotations
 
+from rest_framework import exceptions
+from rest_framework.request import Request
+
 from channels_app.models import App, ChannelAccount, CustomChannel
 from helpdesk.api_errors import NotFound
 from helpdesk.api_fields import parse_id
 
 
-def access_channel_by_id(app: App, channel_id: str | int, *, include_archived: bool = False) -> CustomChannel:
+def request_app(request: Request) -> App:
+    """The app a request authenticated as (``AppTokenAuthentication`` puts it in ``user``).
+
+    Views run behind ``HasAppScope``, so anything else means a misconfigured view: refused as
+    unauthenticated rather than trusted.
+    """
+    app = request.user
+    if not isinstance(app, App):
+        raise exceptions.NotAuthenticated(
+            "Authentication required: send 'Authorization: Bearer <token>'."
+        )
+    return app
+
+
+def access_channel_by_id(
+    app: App, channel_id: str | int, *, include_archived: bool = False
+) -> CustomChannel:
     """The app's custom channel, or ``NotFound``. Archived channels are hidden unless asked for."""
     pk = parse_id(str(channel_id), "channelId")
     channels = CustomChannel.objects.filter(app=app)

@@ -10,7 +10,7 @@ same messages next to its form fields):
 - ``delivery_identifier_clean`` / ``delivery_identifier_normalise``: ``{type, value}`` pairs;
 - ``http_url_problem``: the absolute http(s) URLs a channel declares.
 
-Each ``*_clean`` function collects every problem it finds and raises ``InputInvalid`` (a 400 in
+Each ``*_clean`` function collects every problem it finds and raises ``InvalidInputError`` (a 400 in
 the API's error shape) listing them with their JSON paths, prefixed by the ``path`` argument.
 
 Normalised capabilities (what the API echoes and what is stored): every boolean is present
@@ -81,7 +81,7 @@ MAX_OPAQUE_ID_LENGTH = 320
 MAX_URL_LENGTH = 2000
 
 
-class InputInvalid(ApiError):
+class InvalidInputError(ApiError):
     """A 400 listing every problem found, each ``{message, in, code}`` with its JSON path."""
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
@@ -101,7 +101,7 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.errors:
-            raise InputInvalid(self.errors)
+            raise InvalidInputError(self.errors)
 
 
 def child_path(path: str, key: str | int) -> str:
@@ -520,7 +520,9 @@ def credentials_clean(
     fields = {field["name"]: field for field in connection_fields}
     for key in credentials:
         if key not in fields:
-            problems.add(child_path(path, str(key)), "is not a field of this channel", "UNKNOWN_FIELD")
+            problems.add(
+                child_path(path, str(key)), "is not a field of this channel", "UNKNOWN_FIELD"
+            )
 
     cleaned: dict[str, str] = {}
     for name, field in fields.items():
@@ -537,7 +539,9 @@ def credentials_clean(
         # types are trimmed.
         value = raw if field["type"] == "secret" else raw.strip()
         if len(value) > MAX_CREDENTIAL_LENGTH:
-            problems.add(field_path, f"must be at most {MAX_CREDENTIAL_LENGTH} characters", "TOO_LONG")
+            problems.add(
+                field_path, f"must be at most {MAX_CREDENTIAL_LENGTH} characters", "TOO_LONG"
+            )
             continue
         problem = text_problem(value)
         if problem:

@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from channels_app import http
@@ -36,20 +39,32 @@ logger = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
 
-def _wake(delivery_id: int, countdown: float = 0) -> None:
-    from channels_app.tasks import delivery_attempt_task
+def _wake(channel_id: int, countdown: float = 0) -> None:
+    from channels_app.tasks import deliveries_send_task
 
     if countdown <= 0:
-        delivery_attempt_task.delay(delivery_id)
+        deliveries_send_task.delay(channel_id)
     elif not settings.CELERY_TASK_ALWAYS_EAGER:
-        delivery_attempt_task.apply_async((delivery_id,), countdown=countdown)
+        deliveries_send_task.apply_async((channel_id,), countdown=countdown)
     # In-process (eager) tasks ignore countdowns: the retry waits for the sweeper instead.
 
 
-def _wake_after_commit(delivery_id: int, countdown: float = 0) -> None:
-    # Marked dispatched in the same transaction, so the sweeper does not wake it a second time.
-    Delivery.objects.filter(pk=delivery_id).update(dispatched_at=timezone.now())
-    after_commit(_wake, delivery_id, countdown)
+def _wake_key(channel_id: int) -> str:
+    return f"deliveries:woken:{channel_id}"
+
+
+def _wake_coalesced(channel_id: int) -> None:
+    """Wakes a worker for the channel unless one was woken and has not started yet: a burst of
+    replies is one task, which then sends them all in batches."""
+    if cache.add(_wake_key(channel_id), 1, timeout=30):
+        _wake(channel_id)
+
+
+def _wake_after_commit(channel_id: int, countdown: float = 0) -> None:
+    if countdown > 0:
+        after_commit(_wake, channel_id, countdown)
+    else:
+        after_commit(_wake_coalesced, channel_id)
 
 
 @transaction.atomic
@@ -91,7 +106,7 @@ def event_enqueue(
         _finish(delivery, Delivery.Status.FAILED, "The channel has no webhook URL.")
         return delivery
     # Woken even if the webhook looks disabled: the claim reads the channel's current state.
-    _wake_after_commit(delivery.pk)
+    _wake_after_commit(channel.pk)
     return delivery
 
 
@@ -164,34 +179,44 @@ def classify(result: http.HttpResult, *, attempt_number: int, now: datetime) -> 
             "update the channel's webhook URL.",
         )
     else:
-        return Verdict(DeliveryAttempt.Outcome.FAILED, f"The app refused the event (HTTP {status}).")
+        return Verdict(
+            DeliveryAttempt.Outcome.FAILED, f"The app refused the event (HTTP {status})."
+        )
     if attempt_number >= settings.WEBHOOK_MAX_ATTEMPTS:
         return Verdict(
             DeliveryAttempt.Outcome.FAILED,
             f"Gave up after {attempt_number} attempts. Last: {verdict.reason}",
         )
     if verdict.delay is None:
-        verdict = Verdict(verdict.outcome, verdict.reason, delay=retry_delay_seconds(attempt_number))
+        verdict = Verdict(
+            verdict.outcome, verdict.reason, delay=retry_delay_seconds(attempt_number)
+        )
     return verdict
 
 
-def _claim(delivery_id: int) -> int | None:
-    """Takes a due delivery for this worker; returns its attempt number, or None if not ours."""
+def _claim(deliveries: QuerySet[Delivery], limit: int) -> list[int]:
+    """Takes up to ``limit`` due deliveries for this worker: locked rows others skip, then marked
+    ``delivering`` with a lease and their attempt counted. Returns their ids."""
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id,
-        status=Delivery.Status.PENDING,
-        next_attempt_at__lte=now,
-        channel__webhook_disabled_at__isnull=True,
-    ).update(
-        status=Delivery.Status.DELIVERING,
-        attempts=F("attempts") + 1,
-        lease_expires_at=now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS),
-        updated_at=now,
-    )
-    if not claimed:
-        return None
-    return int(Delivery.objects.values_list("attempts", flat=True).get(pk=delivery_id))
+    with transaction.atomic():
+        ids = list(
+            deliveries.filter(
+                status=Delivery.Status.PENDING,
+                next_attempt_at__lte=now,
+                channel__webhook_disabled_at__isnull=True,
+            )
+            .order_by("next_attempt_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(
+                status=Delivery.Status.DELIVERING,
+                attempts=F("attempts") + 1,
+                lease_expires_at=now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS),
+                updated_at=now,
+            )
+    return ids
 
 
 def request_body(delivery: Delivery) -> bytes:
@@ -204,24 +229,23 @@ def request_body(delivery: Delivery) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
-    """Claims, sends and records one attempt of a delivery. Safe to call twice: only one call
-    claims a due delivery; the others return None.
+@dataclass(frozen=True)
+class _Sent:
+    delivery_id: int
+    attempt_number: int
+    started_at: datetime
+    result: http.HttpResult
+    verdict: Verdict
 
-    Not atomic as a whole on purpose: the claim commits before the HTTP request (so a crash
-    leaves a lease the sweeper reclaims) and the outcome commits after it.
-    """
-    attempt_number = _claim(delivery_id)
-    if attempt_number is None:
-        return None
-    delivery = Delivery.objects.select_related("channel__app").get(pk=delivery_id)
+
+def _send(delivery: Delivery, body: bytes, secrets: list[str]) -> _Sent:
+    """One HTTP attempt; touches no database (it runs on the sender threads)."""
     channel = delivery.channel
-    body = request_body(delivery)
     started_at = timezone.now()
     try:
         headers = signed_headers(
             client_secret=channel.app.client_secret,
-            signing_secrets=_valid_signing_secrets(channel, started_at),
+            signing_secrets=secrets,
             event_id=str(delivery.event_id),
             method="POST",
             uri=channel.webhook_url,
@@ -231,10 +255,64 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
         result = http.post(channel.webhook_url, body=body, headers=headers)
     except http.WebhookTargetRefused as refused:
         result = http.HttpResult(None, error=f"Refused: {refused}")
-        verdict = Verdict(DeliveryAttempt.Outcome.FAILED, str(result.error))
+        verdict = Verdict(DeliveryAttempt.Outcome.FAILED, result.error)
     else:
-        verdict = classify(result, attempt_number=attempt_number, now=timezone.now())
-    return _record(delivery_id, attempt_number, started_at, result, verdict)
+        verdict = classify(result, attempt_number=delivery.attempts, now=timezone.now())
+    return _Sent(delivery.pk, delivery.attempts, started_at, result, verdict)
+
+
+_sender_pool: ThreadPoolExecutor | None = None
+_sender_pool_lock = threading.Lock()
+
+
+def _sender_threads() -> ThreadPoolExecutor:
+    global _sender_pool
+    with _sender_pool_lock:
+        if _sender_pool is None:
+            _sender_pool = ThreadPoolExecutor(
+                max_workers=settings.WEBHOOK_CHANNEL_CONCURRENCY, thread_name_prefix="webhook"
+            )
+        return _sender_pool
+
+
+def _attempt_claimed(ids: list[int]) -> list[DeliveryAttempt]:
+    """Sends claimed deliveries (concurrently, at most WEBHOOK_CHANNEL_CONCURRENCY at once) and
+    records every outcome in one transaction."""
+    deliveries = list(Delivery.objects.select_related("channel__app").filter(pk__in=ids))
+    now = timezone.now()
+    work = [
+        (delivery, request_body(delivery), _valid_signing_secrets(delivery.channel, now))
+        for delivery in deliveries
+    ]
+    if len(work) == 1:
+        sent = [_send(*work[0])]
+    else:
+        sent = list(_sender_threads().map(lambda item: _send(*item), work))
+    return _record(sent)
+
+
+def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
+    """Claims, sends and records one attempt of one delivery. Safe to call twice: only one call
+    claims a due delivery; the others return None."""
+    ids = _claim(Delivery.objects.filter(pk=delivery_id), 1)
+    if not ids:
+        return None
+    return _attempt_claimed(ids)[0]
+
+
+def deliveries_send(*, channel_id: int) -> int:
+    """Sends every due delivery of a channel, a batch at a time; returns how many were attempted.
+
+    The claim commits before the HTTP requests (a crash leaves leases the sweeper reclaims) and
+    the outcomes commit after them.
+    """
+    cache.delete(_wake_key(channel_id))  # deliveries committed from now on wake a new task
+    attempted = 0
+    while True:
+        ids = _claim(Delivery.objects.filter(channel_id=channel_id), settings.WEBHOOK_BATCH_SIZE)
+        if not ids:
+            return attempted
+        attempted += len(_attempt_claimed(ids))
 
 
 def _valid_signing_secrets(channel: CustomChannel, now: datetime) -> list[str]:
@@ -245,48 +323,82 @@ def _valid_signing_secrets(channel: CustomChannel, now: datetime) -> list[str]:
     return secrets
 
 
+_OUTCOME_FIELDS = ["status", "last_status_code", "last_error", "lease_expires_at", "updated_at"]
+
+
 @transaction.atomic
-def _record(
-    delivery_id: int,
-    attempt_number: int,
-    started_at: datetime,
-    result: http.HttpResult,
-    verdict: Verdict,
-) -> DeliveryAttempt:
-    delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
-    attempt = DeliveryAttempt.objects.create(
-        delivery=delivery,
-        number=attempt_number,
-        started_at=started_at,
-        duration_ms=result.duration_ms,
-        status_code=result.status,
-        response_snippet=result.body_snippet[:1024],
-        error=result.error[:2000],
-        outcome=verdict.outcome,
+def _record(sent: list[_Sent]) -> list[DeliveryAttempt]:
+    """Stores the attempts and moves each delivery on. Successes, the common case, cost a fixed
+    number of statements whatever their count; retries and failures one save each."""
+    locked = {
+        delivery.pk: delivery
+        for delivery in Delivery.objects.select_for_update().filter(
+            pk__in=[item.delivery_id for item in sent]
+        )
+    }
+    attempts = DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(
+            delivery_id=item.delivery_id,
+            number=item.attempt_number,
+            started_at=item.started_at,
+            duration_ms=item.result.duration_ms,
+            status_code=item.result.status,
+            response_snippet=item.result.body_snippet[:1024],
+            error=item.result.error[:2000],
+            outcome=item.verdict.outcome,
+        )
+        for item in sent
     )
-    if delivery.status != Delivery.Status.DELIVERING or delivery.attempts != attempt_number:
-        # Our lease expired and the delivery moved on without us; the log keeps the attempt.
-        return attempt
-    delivery.last_status_code = result.status
-    delivery.last_error = verdict.reason
-    delivery.lease_expires_at = None
-    if verdict.outcome == DeliveryAttempt.Outcome.SUCCEEDED:
-        _finish(delivery, Delivery.Status.SUCCEEDED, "")
-    elif verdict.outcome == DeliveryAttempt.Outcome.FAILED:
-        if verdict.disable_webhook:
-            CustomChannel.objects.filter(pk=delivery.channel_id).update(
-                webhook_disabled_at=timezone.now()
-            )
-        _finish(delivery, Delivery.Status.FAILED, verdict.reason)
-    else:
-        delay = verdict.delay or 0.0
-        delivery.status = Delivery.Status.PENDING
-        delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        delivery.dispatched_at = None
-        delivery.save()
-        if delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
-            _wake_after_commit(delivery.pk, countdown=delay)
-    return attempt
+    now = timezone.now()
+    succeeded_by_code: dict[int | None, list[Delivery]] = {}
+    for item in sent:
+        delivery = locked.get(item.delivery_id)
+        if (
+            delivery is None
+            or delivery.status != Delivery.Status.DELIVERING
+            or delivery.attempts != item.attempt_number
+        ):
+            continue  # our lease expired and the delivery moved on; the log keeps the attempt
+        delivery.last_status_code = item.result.status
+        delivery.last_error = item.verdict.reason
+        delivery.lease_expires_at = None
+        verdict = item.verdict
+        if verdict.outcome == DeliveryAttempt.Outcome.SUCCEEDED:
+            succeeded_by_code.setdefault(item.result.status, []).append(delivery)
+        elif verdict.outcome == DeliveryAttempt.Outcome.FAILED:
+            if verdict.disable_webhook:
+                CustomChannel.objects.filter(pk=delivery.channel_id).update(webhook_disabled_at=now)
+            _finish(delivery, Delivery.Status.FAILED, verdict.reason)
+        else:
+            delay = verdict.delay or 0.0
+            delivery.status = Delivery.Status.PENDING
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            delivery.save(update_fields=[*_OUTCOME_FIELDS, "next_attempt_at"])
+            if delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
+                _wake_after_commit(delivery.channel_id, countdown=delay)
+    for status_code, group in succeeded_by_code.items():
+        _finish_succeeded(group, status_code, now)
+    return attempts
+
+
+def _finish_succeeded(deliveries: list[Delivery], status_code: int | None, now: datetime) -> None:
+    from tickets.models import Message, MessageStatus
+
+    Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        status=Delivery.Status.SUCCEEDED,
+        last_status_code=status_code,
+        last_error="",
+        lease_expires_at=None,
+        next_attempt_at=None,
+        finished_at=now,
+        updated_at=now,
+    )
+    message_ids = [d.message_id for d in deliveries if d.message_id is not None]
+    if message_ids:
+        # The app may already have PATCHed SENT or READ; only a pending reply becomes SENT.
+        Message.objects.filter(pk__in=message_ids, status=MessageStatus.PENDING).update(
+            status=MessageStatus.SENT, failure_reason="", updated_at=now
+        )
 
 
 def _finish(delivery: Delivery, status: str, reason: str) -> None:
@@ -298,7 +410,7 @@ def _finish(delivery: Delivery, status: str, reason: str) -> None:
     delivery.lease_expires_at = None
     delivery.next_attempt_at = None
     delivery.finished_at = timezone.now()
-    delivery.save()
+    delivery.save(update_fields=[*_OUTCOME_FIELDS, "next_attempt_at", "finished_at"])
     if delivery.message_id is None:
         return
     messages = Message.objects.filter(pk=delivery.message_id)
@@ -342,7 +454,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
         Message.objects.filter(pk=delivery.message_id, status=MessageStatus.FAILED).update(
             status=MessageStatus.PENDING, failure_reason="", updated_at=timezone.now()
         )
-    _wake_after_commit(delivery.pk)
+    _wake_after_commit(delivery.channel_id)
     return delivery
 
 
@@ -351,23 +463,19 @@ def webhook_reenable(*, channel: CustomChannel) -> CustomChannel:
     """Re-enables a webhook disabled by a 410; pending deliveries go out again."""
     CustomChannel.objects.filter(pk=channel.pk).update(webhook_disabled_at=None)
     channel.webhook_disabled_at = None
-    # Workers woken while it was disabled found nothing to claim; let the sweeper wake them now.
-    Delivery.objects.filter(channel=channel, status=Delivery.Status.PENDING).update(
-        dispatched_at=None
-    )
-    after_commit(deliveries_dispatch_due)
+    after_commit(_wake_coalesced, channel.pk)
     return channel
 
 
 def deliveries_dispatch_due(*, limit: int = 500) -> int:
-    """The sweeper: reclaims expired leases, fails deliveries whose workers died too often, and
-    wakes a worker for every due delivery nobody was woken for recently. Returns how many."""
+    """The sweeper: reclaims expired leases (failing deliveries whose workers died too often)
+    and wakes a worker for every channel with due deliveries. Returns how many channels."""
     now = timezone.now()
     with transaction.atomic():
         expired = Delivery.objects.filter(
             status=Delivery.Status.DELIVERING, lease_expires_at__lt=now
-        )
-        for delivery in expired.select_for_update(skip_locked=True)[:limit]:
+        ).select_for_update(skip_locked=True)
+        for delivery in expired[:limit]:
             delivery.lease_expires_at = None
             if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
                 _finish(
@@ -378,22 +486,17 @@ def deliveries_dispatch_due(*, limit: int = 500) -> int:
                 continue
             delivery.status = Delivery.Status.PENDING
             delivery.next_attempt_at = now
-            delivery.dispatched_at = None
             delivery.last_error = "The worker was lost during the attempt; retrying."
-            delivery.save()
-    recently = now - timedelta(seconds=max(30.0, 3 * settings.WEBHOOK_SWEEP_INTERVAL_SECONDS))
-    due_ids = list(
+            delivery.save(update_fields=[*_OUTCOME_FIELDS, "next_attempt_at"])
+    channel_ids = list(
         Delivery.objects.filter(
             status=Delivery.Status.PENDING,
             next_attempt_at__lte=now,
             channel__webhook_disabled_at__isnull=True,
         )
-        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=recently))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("channel_id", flat=True)
+        .distinct()[:limit]
     )
-    if due_ids:
-        Delivery.objects.filter(pk__in=due_ids).update(dispatched_at=now)
-        for delivery_id in due_ids:
-            _wake(delivery_id)
-    return len(due_ids)
+    for channel_id in channel_ids:
+        _wake_coalesced(channel_id)
+    return len(channel_ids)

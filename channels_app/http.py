@@ -25,6 +25,7 @@ from django.conf import settings
 
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_POOLS = 256
+NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
 # Refused whatever the settings say: cloud instance metadata services.
 ALWAYS_REFUSED = {
     ipaddress.ip_address("169.254.169.254"),
@@ -47,7 +48,9 @@ class HttpResult:
     duration_ms: int = 0
 
 
-def _unwrap(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _unwrap(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """The IPv4 address hidden in an IPv4-mapped, 6to4 or Teredo IPv6 address, if any."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
@@ -73,9 +76,8 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
             or candidate.is_link_local
         ):
             return False
-    if isinstance(address, ipaddress.IPv6Address) and address in ipaddress.ip_network("64:ff9b::/96"):
-        return False
-    return True
+    # NAT64 prefixes reach IPv4 space through a translator: refuse them as well.
+    return not (isinstance(address, ipaddress.IPv6Address) and address in NAT64_NETWORK)
 
 
 def _allow_private() -> bool:
@@ -118,15 +120,19 @@ def resolve_checked_address(host: str, port: int) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise WebhookTargetRefused(f"The webhook host {host!r} does not resolve.") from error
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise WebhookTargetRefused(f"The webhook host {host!r} does not resolve.")
     for address in addresses:
         if address in ALWAYS_REFUSED or _unwrap(address) in ALWAYS_REFUSED:
-            raise WebhookTargetRefused(f"The webhook host resolves to a metadata address ({address}).")
+            raise WebhookTargetRefused(
+                f"The webhook host resolves to a metadata address ({address})."
+            )
         if not _allow_private() and not is_public_address(address):
             # One non-public record refuses the host: a rebinding resolver could pick it.
-            raise WebhookTargetRefused(f"The webhook host resolves to a non-public address ({address}).")
+            raise WebhookTargetRefused(
+                f"The webhook host resolves to a non-public address ({address})."
+            )
     return str(addresses[0])
 
 
@@ -195,18 +201,27 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResult:
             preload_content=False,
             assert_same_host=False,
         )
-    except (urllib3.exceptions.TimeoutError, socket.timeout) as error:
-        return HttpResult(None, error=f"Timed out: {error}", timed_out=True, duration_ms=_ms(started))
+    except (TimeoutError, urllib3.exceptions.TimeoutError) as error:
+        return HttpResult(
+            None, error=f"Timed out: {error}", timed_out=True, duration_ms=_ms(started)
+        )
     except urllib3.exceptions.HTTPError as error:
         return HttpResult(None, error=f"Connection failed: {error}", duration_ms=_ms(started))
     try:
         snippet = response.read(MAX_RESPONSE_BYTES, decode_content=True)
-    except (urllib3.exceptions.TimeoutError, socket.timeout) as error:
+    except (TimeoutError, urllib3.exceptions.TimeoutError) as error:
         response.close()
-        return HttpResult(response.status, error=f"Timed out reading the response: {error}", timed_out=True, duration_ms=_ms(started))
+        return HttpResult(
+            response.status,
+            error=f"Timed out reading the response: {error}",
+            timed_out=True,
+            duration_ms=_ms(started),
+        )
     except urllib3.exceptions.HTTPError as error:
         response.close()
-        return HttpResult(response.status, error=f"Response failed: {error}", duration_ms=_ms(started))
+        return HttpResult(
+            response.status, error=f"Response failed: {error}", duration_ms=_ms(started)
+        )
     if response.read(1):
         response.close()  # more than we keep: drop the connection instead of draining it
     else:

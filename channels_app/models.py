@@ -186,6 +186,9 @@ class StagingToken(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"Staging token {self.pk} of channel {self.channel_id}"
+
 
 class Delivery(models.Model):
     """One event to deliver to a channel's webhook: the outbox row and the source of truth.
@@ -215,7 +218,11 @@ class Delivery(models.Model):
         ChannelAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     message = models.ForeignKey(
-        "tickets.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+        "tickets.Message",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
     # The event body as it was when the event happened (file URLs are re-signed per attempt).
     payload = models.JSONField()
@@ -223,8 +230,6 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    # When a worker was last woken for it; the sweeper does not wake it again right away.
-    dispatched_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -16,11 +16,24 @@ import os
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-SIGNING_SECRET_PREFIX = "whsec_"
+SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 # HubSpot decodes these escapes in the URI before signing; we sign the same form.
-_HUBSPOT_DECODED_ESCAPES = ("%3A", "%2F", "%3F", "%40", "%21", "%24", "%27", "%28", "%29", "%2A", "%2C", "%3B")
+_HUBSPOT_DECODED_ESCAPES = (
+    "%3A",
+    "%2F",
+    "%3F",
+    "%40",
+    "%21",
+    "%24",
+    "%27",
+    "%28",
+    "%29",
+    "%2A",
+    "%2C",
+    "%3B",
+)
 
 
 def signing_secret_generate() -> str:
@@ -39,17 +52,26 @@ def hubspot_uri(uri: str) -> str:
     return uri
 
 
-def hubspot_v3_signature(*, client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) -> str:
-    message = method.upper().encode() + hubspot_uri(uri).encode() + body + str(timestamp_ms).encode()
+def hubspot_v3_signature(
+    *, client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int
+) -> str:
+    message = (
+        method.upper().encode() + hubspot_uri(uri).encode() + body + str(timestamp_ms).encode()
+    )
     digest = hmac.new(client_secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
-def standard_webhooks_signature(*, secrets: Iterable[str], event_id: str, timestamp_s: int, body: bytes) -> str:
+def standard_webhooks_signature(
+    *, secrets: Iterable[str], event_id: str, timestamp_s: int, body: bytes
+) -> str:
     """The ``webhook-signature`` header: one ``v1,<sig>`` per secret (rotation overlap)."""
     signed = f"{event_id}.{timestamp_s}.".encode() + body
     return " ".join(
-        "v1," + base64.b64encode(hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()).decode()
+        "v1,"
+        + base64.b64encode(
+            hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
+        ).decode()
         for secret in secrets
         if secret
     )

@@ -2,13 +2,13 @@
 
 from celery import shared_task
 
-from channels_app.deliveries import deliveries_dispatch_due, delivery_attempt
+from channels_app.deliveries import deliveries_dispatch_due, deliveries_send
 
 
-@shared_task(name="channels_app.delivery_attempt", acks_late=True, ignore_result=True)
-def delivery_attempt_task(delivery_id: int) -> None:
-    """One attempt of a delivery (safe to run twice: only one run claims it)."""
-    delivery_attempt(delivery_id=delivery_id)
+@shared_task(name="channels_app.deliveries_send", acks_late=True, ignore_result=True)
+def deliveries_send_task(channel_id: int) -> int:
+    """Sends a channel's due deliveries (safe to run twice: each delivery is claimed once)."""
+    return deliveries_send(channel_id=channel_id)
 
 
 @shared_task(name="channels_app.deliveries_dispatch_due", ignore_result=True)

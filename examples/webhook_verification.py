@@ -30,7 +30,20 @@ from typing import Any
 from urllib.parse import unquote
 
 TOLERANCE_SECONDS = 300
-_HUBSPOT_DECODED = ("%3A", "%2F", "%3F", "%40", "%21", "%24", "%27", "%28", "%29", "%2A", "%2C", "%3B")
+_HUBSPOT_DECODED = (
+    "%3A",
+    "%2F",
+    "%3F",
+    "%40",
+    "%21",
+    "%24",
+    "%27",
+    "%28",
+    "%29",
+    "%2A",
+    "%2C",
+    "%3B",
+)
 
 
 class WebhookVerificationError(Exception):

@@ -164,10 +164,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = PayloadTooLarge("The request body is larger than the server accepts.")
 
     if isinstance(exc, ApiError):
-        response = Response(error_body(exc.status_code, exc.message, exc.errors), exc.status_code)
+        api_response = Response(
+            error_body(exc.status_code, exc.message, exc.errors), exc.status_code
+        )
         for name, value in exc.headers.items():
-            response[name] = value
-        return response
+            api_response[name] = value
+        return api_response
 
     response = exception_handler(exc, context)
     if response is None:
@@ -177,8 +179,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = error_body(response.status_code, _summary(errors), errors)
     elif isinstance(exc, exceptions.NotFound):
         response.data = error_body(404, "No such object.")
-    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response.data = error_body(response.status_code, str(exc.detail))
     elif isinstance(exc, exceptions.APIException):
         response.data = error_body(response.status_code, str(exc.detail))
     return response
@@ -211,7 +211,9 @@ def handler500(request: HttpRequest) -> Any:
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
     if isinstance(exception, RequestDataTooBig) and _is_api_path(request.path):
-        return json_error_response(request, 413, "The request body is larger than the server accepts.")
+        return json_error_response(
+            request, 413, "The request body is larger than the server accepts."
+        )
     if _is_api_path(request.path):
         return json_error_response(request, 400, "Bad request.")
     from django.views.defaults import bad_request

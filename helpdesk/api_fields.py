@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,7 +19,7 @@ def format_timestamp(value: datetime | None) -> str | None:
     """ISO-8601 UTC with milliseconds: ``2026-11-25T10:00:00.000Z``."""
     if value is None:
         return None
-    value = timezone.localtime(value, timezone.UTC) if timezone.is_aware(value) else value
+    value = timezone.localtime(value, UTC) if timezone.is_aware(value) else value
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

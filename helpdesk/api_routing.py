@@ -23,5 +23,5 @@ def method_view(**operations: type[APIView]) -> Callable[..., Any]:
     # The combined view accepts exactly the methods it was given (others: 405 in the error shape).
     attrs["http_method_names"] = [*operations.keys(), "options"]
     attrs["allow_developer_key"] = any(getattr(op, "allow_developer_key", False) for op in bases)
-    combined = type(name, bases, attrs)
+    combined: type[APIView] = type(name, bases, attrs)
     return combined.as_view()

@@ -49,10 +49,13 @@ class AppTokenAuthentication(authentication.BaseAuthentication):
         if header:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+                raise exceptions.AuthenticationFailed(
+                    "The Authorization header must be 'Bearer <token>'."
+                )
             return self._authenticate_token(token.strip())
         hapikey = request.query_params.get("hapikey")
-        if hapikey is not None and getattr(request, "allow_developer_key", False):
+        view = (request.parser_context or {}).get("view")
+        if hapikey is not None and getattr(view, "allow_developer_key", False):
             return self._authenticate_developer_key(hapikey, request.query_params.get("appId"))
         return None
 
@@ -65,7 +68,9 @@ class AppTokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if app_token is None:
-            raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
+            raise exceptions.AuthenticationFailed(
+                "The access token is invalid, expired or revoked."
+            )
         return app_token.app, app_token
 
     def _authenticate_developer_key(

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -21,7 +22,10 @@ _started = threading.Event()
 
 
 def _should_start() -> bool:
-    if os.environ.get("HELPDESK_EMBEDDED_SCHEDULER") != "1" or not settings.CELERY_TASK_ALWAYS_EAGER:
+    if (
+        os.environ.get("HELPDESK_EMBEDDED_SCHEDULER") != "1"
+        or not settings.CELERY_TASK_ALWAYS_EAGER
+    ):
         return False
     if "runserver" not in sys.argv:
         return False
@@ -32,10 +36,11 @@ def _should_start() -> bool:
 def _run_forever() -> None:
     from helpdesk.celery import app
 
-    next_run = {name: 0.0 for name in settings.CELERY_BEAT_SCHEDULE}
+    schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
+    next_run = dict.fromkeys(schedule, 0.0)
     while True:
         now = time.monotonic()
-        for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        for name, entry in schedule.items():
             if now < next_run[name]:
                 continue
             next_run[name] = now + float(entry["schedule"])

@@ -22,7 +22,9 @@ def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
     try:
         return MultiFernet([Fernet(key.encode()) for key in keys])
     except ValueError as error:
-        raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS holds an invalid key: {error}") from error
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS holds an invalid key: {error}"
+        ) from error
 
 
 def fernet() -> MultiFernet:

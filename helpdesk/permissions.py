@@ -20,7 +20,9 @@ class HasAppScope(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.auth is None:
-            raise exceptions.NotAuthenticated("Authentication required: send 'Authorization: Bearer <token>'.")
+            raise exceptions.NotAuthenticated(
+                "Authentication required: send 'Authorization: Bearer <token>'."
+            )
         required = getattr(view, "required_scopes", {}).get(request.method)
         if required is None:
             required = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE

@@ -195,9 +195,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"appToken": {"type": "http", "scheme": "bearer"}}
-    },
+    "APPEND_COMPONENTS": {"securitySchemes": {"appToken": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"appToken": []}],
 }
 
@@ -217,7 +215,7 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 # Small enough that a message lost with its worker comes back soon; larger than any task runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ROUTES = {"channels_app.delivery_attempt": {"queue": "webhooks"}}
+CELERY_TASK_ROUTES = {"channels_app.deliveries_send": {"queue": "webhooks"}}
 
 # Webhook delivery (API.md "Webhooks to the app"). The database schedules retries; Celery only
 # wakes workers, and the sweeper below dispatches what is due and reclaims expired leases.
@@ -236,6 +234,9 @@ WEBHOOK_SWEEP_INTERVAL_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_INTERVAL_SE
 # Retries due within this many seconds are sent with a Celery countdown; later ones wait for
 # the sweeper (long countdowns and Redis visibility timeouts do not mix).
 WEBHOOK_COUNTDOWN_MAX_SECONDS = 60
+# A worker sends a channel's due deliveries in batches, this many requests at once per process.
+WEBHOOK_BATCH_SIZE = int(os.environ.get("WEBHOOK_BATCH_SIZE", "50"))
+WEBHOOK_CHANNEL_CONCURRENCY = int(os.environ.get("WEBHOOK_CHANNEL_CONCURRENCY", "8"))
 PORTAL_ID = int(os.environ.get("PORTAL_ID", "1"))
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-deliveries": {

@@ -1,6 +1,6 @@
 """Writes of routing: assigning tickets by their channel account's routing rule.
 
-The routing issue fills in the modes (R1–R5); until then every ticket stays unassigned.
+The routing issue fills in the modes (R1-R5); until then every ticket stays unassigned.
 """
 
 from __future__ import annotations

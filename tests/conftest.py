@@ -6,7 +6,9 @@ when the service is not configured, and ``.ci/run`` fails if any of them is skip
 
 from __future__ import annotations
 
+import copy
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +71,8 @@ def anonymous_client() -> APIClient:
 
 
 @pytest.fixture
-def on_postgres() -> Iterator[bool]:
-    yield connection.vendor == "postgresql"
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -98,6 +100,11 @@ def _tasks_run_in_process(settings: pytest.FixtureRequest) -> Iterator[None]:
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
+    # A fresh cache namespace per test: ids repeat across tests (rollbacks) and across xdist
+    # workers sharing one Redis, and cached state (wake-ups, throttles) must not leak.
+    caches = copy.deepcopy(settings.CACHES)  # type: ignore[attr-defined]
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches  # type: ignore[attr-defined]
     settings.CELERY_TASK_ALWAYS_EAGER = True  # type: ignore[attr-defined]
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # type: ignore[attr-defined]
     yield

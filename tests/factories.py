@@ -85,7 +85,12 @@ def default_pipeline() -> Pipeline:
     if pipeline is None:
         pipeline = Pipeline.objects.create(name="Support Pipeline", is_default=True)
         for order, (name, state) in enumerate(
-            [("New", "OPEN"), ("Waiting on contact", "OPEN"), ("Waiting on us", "OPEN"), ("Closed", "CLOSED")]
+            [
+                ("New", "OPEN"),
+                ("Waiting on contact", "OPEN"),
+                ("Waiting on us", "OPEN"),
+                ("Closed", "CLOSED"),
+            ]
         ):
             pipeline.statuses.create(name=name, state=state, display_order=order)
     return pipeline

@@ -15,7 +15,9 @@ from examples.webhook_verification import (
 URL = "https://bridge.example.com/webhooks/helpdesk?channel=1"
 
 
-def _signed(body: bytes, *, secrets: list[str], client_secret: str = "client-secret") -> dict[str, str]:
+def _signed(
+    body: bytes, *, secrets: list[str], client_secret: str = "client-secret"
+) -> dict[str, str]:
     return signed_headers(
         client_secret=client_secret,
         signing_secrets=secrets,
@@ -34,7 +36,9 @@ def test_both_signatures_verify():
     assert verify_standard_webhook(signing_secret=secret, headers=headers, body=body) == {
         "type": "CHANNEL_ACCOUNT_UPDATED"
     }
-    verify_hubspot_v3(client_secret="client-secret", method="POST", url=URL, headers=headers, body=body)
+    verify_hubspot_v3(
+        client_secret="client-secret", method="POST", url=URL, headers=headers, body=body
+    )
 
 
 def test_either_secret_verifies_during_rotation():

@@ -42,9 +42,19 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
-             "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -127,10 +137,27 @@ def celery_worker(broker_url: str, workdir: Path, **env_overrides: str) -> Itera
     log_path = workdir / f"worker-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-B",
-             "-s", str(workdir / "beat-schedule"), "-Q", "celery,webhooks",
-             "-P", "threads", "-c", "4", "--without-gossip", "--without-mingle",
-             "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "helpdesk",
+                "worker",
+                "-B",
+                "-s",
+                str(workdir / "beat-schedule"),
+                "-Q",
+                "celery,webhooks",
+                "-P",
+                "threads",
+                "-c",
+                "4",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -162,7 +189,9 @@ def publishing_to(broker_url: str) -> Iterator[None]:
     try:
         yield
     finally:
-        app.conf.broker_url, app.conf.task_always_eager, settings.CELERY_TASK_ALWAYS_EAGER = previous
+        app.conf.broker_url, app.conf.task_always_eager, settings.CELERY_TASK_ALWAYS_EAGER = (
+            previous
+        )
         _reset_connections(app)
 
 

@@ -8,52 +8,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import phonenumbers
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from channels_app.capabilities import delivery_identifier_normalise
 from channels_app.models import CustomChannel
 from tickets.models import Contact, ContactIdentifier
-
-IDENTIFIER_MAX_LENGTH = 320
 
 
 class IdentifierError(ValueError):
     """A delivery identifier value that is malformed for its type; ``str(error)`` is for clients."""
 
 
+# Messages for clients, per type: what a valid value looks like.
+_VALUE_RULES: dict[str, str] = {
+    ContactIdentifier.Kind.EMAIL: "must be a valid email address",
+    ContactIdentifier.Kind.PHONE: "must be E.164 (e.g. +14155552671)",
+    ContactIdentifier.Kind.OPAQUE: "must be a non-empty string of at most 320 characters",
+}
+
+
 def identifier_normalise(kind: str, value: str) -> str:
     """The canonical form of ``value`` for an identifier of ``kind``, or ``IdentifierError``.
 
-    Phones must carry their country code (``+``): without a region the number is ambiguous, and
-    HubSpot documents E.164. Fictional ranges (+1 555…) are accepted: only the length is checked,
-    as bridges and test numbers use them.
+    The same normalisation as channel accounts' identifiers
+    (``channels_app.capabilities.delivery_identifier_normalise``), so the two compare equal:
+    emails lower-cased; phones with their country code (``+``) to E.164, checking plausibility
+    only (fictional +1 555 numbers pass: bridges and tests use them); opaque ids verbatim.
     """
-    text = value.strip()
-    if kind == ContactIdentifier.Kind.EMAIL:
-        try:
-            validate_email(text)
-        except DjangoValidationError:
-            raise IdentifierError("must be a valid email address") from None
-        return text.lower()
-    if kind == ContactIdentifier.Kind.PHONE:
-        try:
-            number = phonenumbers.parse(text, None)
-        except phonenumbers.NumberParseException:
-            raise IdentifierError("must be E.164 (e.g. +15550100000)") from None
-        if not phonenumbers.is_possible_number(number):
-            raise IdentifierError("must be E.164 (e.g. +15550100000)")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if kind == ContactIdentifier.Kind.OPAQUE:
-        if not text:
-            raise IdentifierError("must not be empty")
-        if len(text) > IDENTIFIER_MAX_LENGTH:
-            raise IdentifierError(f"must be at most {IDENTIFIER_MAX_LENGTH} characters")
-        # Opaque ids are compared verbatim: only surrounding whitespace is not part of them.
-        return text
-    raise IdentifierError("is not a known delivery identifier type")
+    normalised = delivery_identifier_normalise(kind, value)
+    if normalised is None:
+        raise IdentifierError(_VALUE_RULES.get(kind, "is not valid for its type"))
+    return normalised
 
 
 @dataclass(frozen=True)
@@ -64,10 +50,10 @@ class ResolvedContact:
 
 
 def _identifiers(kind: str, value: str, channel: CustomChannel) -> QuerySet[ContactIdentifier]:
-    scope = {"channel": channel} if kind == ContactIdentifier.Kind.OPAQUE else {"channel": None}
-    return ContactIdentifier.objects.select_related("contact").filter(
-        kind=kind, value=value, **scope
-    )
+    identifiers = ContactIdentifier.objects.select_related("contact").filter(kind=kind, value=value)
+    if kind == ContactIdentifier.Kind.OPAQUE:
+        return identifiers.filter(channel=channel)
+    return identifiers.filter(channel__isnull=True)
 
 
 def contact_resolve(

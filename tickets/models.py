@@ -162,8 +162,12 @@ class Ticket(models.Model):
     status = models.ForeignKey(PipelineStatus, on_delete=models.PROTECT, related_name="tickets")
     # Denormalised from ``status.state`` so open/closed lists need no join; set by services.
     state = models.CharField(max_length=10, choices=TicketState.choices, default=TicketState.OPEN)
-    priority = models.CharField(max_length=10, choices=TicketPriority.choices, blank=True, default="")
-    category = models.CharField(max_length=30, choices=TicketCategory.choices, blank=True, default="")
+    priority = models.CharField(
+        max_length=10, choices=TicketPriority.choices, blank=True, default=""
+    )
+    category = models.CharField(
+        max_length=30, choices=TicketCategory.choices, blank=True, default=""
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -415,3 +419,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["app", "key"], name="idempotency_record_unique_key")
         ]
+
+    def __str__(self) -> str:
+        return f"Idempotency-Key of app {self.app_id} → message {self.message_id}"

@@ -61,9 +61,7 @@ def custom_channel_routes() -> list[URLPattern]:
     routes: list[URLPattern] = []
     for prefix in CUSTOM_CHANNEL_PREFIXES:
         routes.append(path(prefix, collection))
-        routes.extend(
-            path(f"{prefix}/{route.pattern}", route.callback) for route in _detail_routes
-        )
+        routes.extend(path(f"{prefix}/{route.pattern}", route.callback) for route in _detail_routes)
     return routes
 
 

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from channels_app.deliveries import (
     RedeliveryRefused,
     channel_account_event_enqueue,
     deliveries_dispatch_due,
+    deliveries_send,
     delivery_attempt,
     delivery_redeliver,
     event_enqueue,
@@ -82,7 +84,9 @@ def _enqueue_reply(account, message: Message) -> Delivery:
 
 
 def _hubspot_v3(secret: str, url: str, body: bytes, timestamp: str) -> str:
-    digest = hmac.new(secret.encode(), b"POST" + url.encode() + body + timestamp.encode(), hashlib.sha256)
+    digest = hmac.new(
+        secret.encode(), b"POST" + url.encode() + body + timestamp.encode(), hashlib.sha256
+    )
     return base64.b64encode(digest.digest()).decode()
 
 
@@ -109,7 +113,10 @@ def test_nothing_leaves_before_commit_and_the_event_arrives_once_signed_both_way
         body = Webhook(channel.signing_secret).verify(request.body, request.headers)
         # HubSpot v3, computed independently.
         assert request.headers["x-hubspot-signature-v3"] == _hubspot_v3(
-            channel.app.client_secret, receiver.url, request.body, request.headers["x-hubspot-request-timestamp"]
+            channel.app.client_secret,
+            receiver.url,
+            request.body,
+            request.headers["x-hubspot-request-timestamp"],
         )
         assert body == {
             "type": "CHANNEL_ACCOUNT_UPDATED",
@@ -264,7 +271,9 @@ def test_a_final_failure_can_be_redelivered_with_the_same_event_id(
     assert message.failure_reason == ""
 
 
-def test_a_delivery_is_claimed_once_and_never_sent_again_after_success(django_capture_on_commit_callbacks):
+def test_a_delivery_is_claimed_once_and_never_sent_again_after_success(
+    django_capture_on_commit_callbacks,
+):
     with running_receiver() as receiver:
         account = _account(receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
@@ -327,17 +336,33 @@ def test_a_channel_without_webhook_url_fails_the_reply_at_once():
     assert message.failure_reason == "The channel has no webhook URL."
 
 
-def test_one_attempt_costs_a_fixed_number_of_queries(django_assert_num_queries):
+@pytest.mark.parametrize("count", [1, 20])
+def test_sending_a_channels_deliveries_costs_the_same_queries_for_1_or_20(
+    count, django_assert_num_queries
+):
     with running_receiver() as receiver:
         account = _account(receiver.url)
-        delivery = Delivery.objects.create(
-            event_id="0b8f9a36-6a8f-4f51-8a07-3c0f5f8e1d22",
-            event_type=Delivery.EventType.CHANNEL_ACCOUNT_UPDATED,
-            channel=account.channel,
-            payload={"type": "CHANNEL_ACCOUNT_UPDATED"},
-            next_attempt_at=timezone.now(),
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(
+                event_id=uuid.uuid4(),
+                event_type=Delivery.EventType.OUTGOING_CHANNEL_MESSAGE_CREATED,
+                channel=account.channel,
+                message=_pending_reply(account),
+                payload={"type": "OUTGOING_CHANNEL_MESSAGE_CREATED", "message": {}},
+                next_attempt_at=timezone.now(),
+            )
+            for _ in range(count)
         )
-        # claim + read attempt number + load delivery/channel/app, then in the recording
-        # transaction: lock, insert attempt, save delivery (+ savepoints on SQLite/PostgreSQL).
-        with django_assert_num_queries(8):
-            delivery_attempt(delivery_id=delivery.pk)
+        # Each transaction adds a savepoint pair (the test runs inside one). Claim: lock due rows,
+        # mark them; load with channel and app; record: lock, insert attempts, mark succeeded,
+        # mark messages sent; then the claim that finds nothing left.
+        with django_assert_num_queries(14):
+            assert deliveries_send(channel_id=account.channel_id) == count
+        receiver.wait_for(count)
+    assert (
+        Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries], status=Delivery.Status.SUCCEEDED
+        ).count()
+        == count
+    )
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == count

@@ -57,7 +57,10 @@ def test_a_reply_arrives_once_signed_and_becomes_sent(broker, tmp_path):
 
 
 def test_500_twice_then_200_arrives_on_the_third_attempt_with_one_webhook_id(broker, tmp_path):
-    with running_receiver([Answer(500), Answer(500)]) as receiver, celery_worker(broker.url, tmp_path) as worker:
+    with (
+        running_receiver([Answer(500), Answer(500)]) as receiver,
+        celery_worker(broker.url, tmp_path) as worker,
+    ):
         account = _account(receiver.url)
         message = _pending_reply(account)
         delivery = _enqueue_reply(account, message)

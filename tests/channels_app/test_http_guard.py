@@ -27,12 +27,23 @@ def _resolving_to(monkeypatch, *addresses: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::ffff:127.0.0.1", "192.168.0.10",
-                "100.64.0.1", "::1", "fd00::1", "0.0.0.0", "224.0.0.1"]
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::ffff:127.0.0.1",
+        "192.168.0.10",
+        "100.64.0.1",
+        "::1",
+        "fd00::1",
+        "0.0.0.0",
+        "224.0.0.1",
+    ],
 )
 def test_a_host_resolving_to_a_non_public_address_is_refused(guard_on, monkeypatch, address):
     _resolving_to(monkeypatch, address)
-    with pytest.raises(http.WebhookTargetRefused, match="non-public|metadata"):
+    with pytest.raises(http.WebhookTargetRefused, match=r"non-public|metadata"):
         http.post("https://hooks.example.com/in", body=b"{}", headers={})
 
 
@@ -43,8 +54,14 @@ def test_one_private_record_among_public_ones_refuses_the_host(guard_on, monkeyp
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://169.254.169.254/latest/meta-data",
-            "http://[::ffff:127.0.0.1]/x", "http://localhost:8000/x"]
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://localhost:8000/x",
+    ],
 )
 def test_literal_and_loopback_urls_are_refused_when_the_guard_is_on(guard_on, url):
     with pytest.raises(http.WebhookTargetRefused):
@@ -75,7 +92,9 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host(setti
     with running_receiver() as receiver:
         port = receiver.server.server_address[1]
         _resolving_to(monkeypatch, "127.0.0.1")
-        result = http.post(f"http://hooks.example.test:{port}/in?x=1", body=b'{"a":1}', headers={"X-T": "1"})
+        result = http.post(
+            f"http://hooks.example.test:{port}/in?x=1", body=b'{"a":1}', headers={"X-T": "1"}
+        )
         [request] = receiver.wait_for(1)
     assert result.status == 200
     assert request.headers["host"] == f"hooks.example.test:{port}"
@@ -87,7 +106,9 @@ def test_redirects_are_returned_not_followed(settings):
     from tests.receiver import Answer
 
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
-    with running_receiver([Answer(302, headers={"Location": "http://127.0.0.1:1/secret"})]) as receiver:
+    with running_receiver(
+        [Answer(302, headers={"Location": "http://127.0.0.1:1/secret"})]
+    ) as receiver:
         result = http.post(receiver.url, body=b"{}", headers={})
         receiver.wait_for(2, timeout=0.3)
     assert result.status == 302

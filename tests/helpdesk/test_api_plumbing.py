@@ -55,7 +55,13 @@ def test_query_strings_and_bearer_tokens_are_redacted_from_logs() -> None:
 
 def test_log_filter_rewrites_records_with_arguments() -> None:
     record = logging.LogRecord(
-        "django.server", logging.INFO, __file__, 1, '"%s" %s', ("GET /x?hapikey=abc HTTP/1.1", 200), None
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s',
+        ("GET /x?hapikey=abc HTTP/1.1", 200),
+        None,
     )
     RedactSecretsFilter().filter(record)
     assert "abc" not in record.getMessage()

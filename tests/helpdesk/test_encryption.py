@@ -22,7 +22,9 @@ def test_credentials_are_stored_encrypted_and_read_back_in_plain() -> None:
     raw = _raw("channels_app_channelaccount", "credentials", account.pk)
     assert "sk_live_very_secret" not in raw
     assert raw.startswith("gAAAA")  # a Fernet token
-    assert ChannelAccount.objects.get(pk=account.pk).credentials == {"apiKey": "sk_live_very_secret"}
+    assert ChannelAccount.objects.get(pk=account.pk).credentials == {
+        "apiKey": "sk_live_very_secret"
+    }
 
 
 @pytest.mark.django_db

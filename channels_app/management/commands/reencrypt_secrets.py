@@ -27,7 +27,9 @@ class Command(BaseCommand):
         for model, fields in ENCRYPTED_FIELDS:
             count = 0
             with transaction.atomic():
-                for row in model.objects.select_for_update().only("pk", *fields).iterator(chunk_size=500):
+                for row in (
+                    model.objects.select_for_update().only("pk", *fields).iterator(chunk_size=500)
+                ):
                     row.save(update_fields=fields)
                     count += 1
             self.stdout.write(f"{model._meta.label}: {count} rows re-encrypted")
