@@ -25,7 +25,17 @@ from channels_app.capabilities import (
     http_url_problem,
     text_problem,
 )
-from channels_app.models import App, AppToken, ChannelAccount, CustomChannel, StagingToken
+from channels_app.deliveries import channel_account_event_enqueue
+from channels_app.http import WebhookTargetRefused, validate_webhook_url
+from channels_app.models import (
+    App,
+    AppToken,
+    ChannelAccount,
+    CustomChannel,
+    Delivery,
+    StagingToken,
+)
+from channels_app.signing import signing_secret_generate
 from helpdesk.api_errors import NotFound, field_error
 from helpdesk.authentication import ALL_SCOPES, token_digest
 from routing.models import RoutingRule, Team
@@ -147,6 +157,12 @@ def _clean_channel_fields(
             problem = http_url_problem(url)
             if problem:
                 problems.add(path, problem)
+            elif path == "webhookUrl":
+                # Fast feedback only (no DNS): the client checks resolved addresses at send time.
+                try:
+                    validate_webhook_url(url)
+                except WebhookTargetRefused as refused:
+                    problems.add(path, str(refused), "NOT_ALLOWED")
 
 
 @transaction.atomic
@@ -199,7 +215,7 @@ def channel_create(
         account_connection_redirect_url=account_connection_redirect_url,
         capabilities=cleaned_capabilities,
         connection_fields=cleaned_fields,
-        signing_secret=generate_secret(SIGNING_SECRET_PREFIX),
+        signing_secret=signing_secret_generate(),
     )
 
 
@@ -287,7 +303,7 @@ def signing_secret_rotate(*, channel: CustomChannel) -> CustomChannel:
     channel = CustomChannel.objects.select_for_update().get(pk=channel.pk)
     channel.previous_signing_secret = channel.signing_secret
     channel.previous_signing_secret_expires_at = timezone.now() + PREVIOUS_SECRET_LIFETIME
-    channel.signing_secret = generate_secret(SIGNING_SECRET_PREFIX)
+    channel.signing_secret = signing_secret_generate()
     channel.save(
         update_fields=[
             "signing_secret",
@@ -302,23 +318,6 @@ def signing_secret_rotate(*, channel: CustomChannel) -> CustomChannel:
 # --- Channel accounts ------------------------------------------------------------------------
 
 CHANNEL_ACCOUNT_NAME_MAX_LENGTH = 200
-
-
-class ChannelAccountEvent:
-    """The webhook events an account change produces (API.md "Webhooks to the app")."""
-
-    CREATED = "CHANNEL_ACCOUNT_CREATED"
-    UPDATED = "CHANNEL_ACCOUNT_UPDATED"
-    PURGED = "CHANNEL_ACCOUNT_PURGED"
-
-
-def channel_account_event_hook(*, account: ChannelAccount, event_type: str) -> None:
-    """NO-OP HOOK, on purpose: the webhooks issue makes this write the outbox ``Delivery`` of
-    ``event_type`` for ``account`` in the caller's transaction (so the event leaves only after
-    commit), i.e. call ``channels_app.deliveries.channel_account_event_enqueue``.
-
-    Every account service already calls it at the point where its event belongs.
-    """
 
 
 @dataclass(frozen=True)
@@ -502,7 +501,9 @@ def channel_account_connect(
         rule.users.set(users)
     if teams:
         rule.teams.set(teams)
-    channel_account_event_hook(account=account, event_type=ChannelAccountEvent.CREATED)
+    channel_account_event_enqueue(
+        account=account, event_type=Delivery.EventType.CHANNEL_ACCOUNT_CREATED
+    )
     return account
 
 
@@ -533,7 +534,9 @@ def channel_account_update(
         changed.append("authorized")
     if changed:
         account.save(update_fields=[*changed, "updated_at"])
-        channel_account_event_hook(account=account, event_type=ChannelAccountEvent.UPDATED)
+        channel_account_event_enqueue(
+            account=account, event_type=Delivery.EventType.CHANNEL_ACCOUNT_UPDATED
+        )
     return account
 
 
@@ -559,7 +562,9 @@ def channel_account_delete(*, account: ChannelAccount) -> ChannelAccount:
         account.archived = True
         account.archived_at = timezone.now()
         account.save(update_fields=["archived", "archived_at", "updated_at"])
-        channel_account_event_hook(account=account, event_type=ChannelAccountEvent.PURGED)
+        channel_account_event_enqueue(
+            account=account, event_type=Delivery.EventType.CHANNEL_ACCOUNT_PURGED
+        )
     return account
 
 

@@ -164,13 +164,13 @@ def attachments_plan(
         usage = item.get("fileUsageType") or file_usage_type_infer(file.content_type)
         planned.append(PlannedAttachment(type=item["type"], file=file, file_usage_type=usage))
     if direction == MessageDirection.OUTGOING:
-        errors.extend(_outgoing_limits_check(channel.capabilities, planned))
+        errors.extend(outgoing_attachment_problems(channel.capabilities, planned))
     if errors:
         raise ApiError(f"Invalid input at {errors[0]['in']}: {errors[0]['message']}", errors=errors)
     return planned
 
 
-def _outgoing_limits_check(
+def outgoing_attachment_problems(
     capabilities: dict[str, Any], planned: list[PlannedAttachment]
 ) -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []

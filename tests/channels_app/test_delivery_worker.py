@@ -6,14 +6,18 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.db import transaction
 from standardwebhooks import Webhook
 
-from channels_app.models import Delivery
+from channels_app.models import CustomChannel, Delivery
+from channels_app.signing import signing_secret_generate
+from examples.webhook_verification import verify_hubspot_v3
 from tests.channels_app.test_deliveries import _account, _enqueue_reply, _pending_reply
+from tests.factories import UserFactory
 from tests.receiver import Answer, running_receiver
+from tests.tickets.factories import channel_with_account, message_body, messages_url
 from tests.workers import celery_worker, private_redis, publishing_to
-from tickets.models import MessageStatus
+from tickets.models import MessageStatus, Ticket
+from tickets.replies import reply_send
 
 pytestmark = [
     pytest.mark.postgres,
@@ -41,17 +45,40 @@ def broker(tmp_path):
         yield redis_server
 
 
-def test_a_reply_arrives_once_signed_and_becomes_sent(broker, tmp_path):
+def test_a_reply_arrives_once_signed_and_becomes_sent(broker, tmp_path, app_client):
+    """The whole loop: an app posts a customer's message; a rep replies; a real worker delivers
+    the reply to the app's receiver, once, verifiable with both signatures."""
     with running_receiver() as receiver, celery_worker(broker.url, tmp_path) as worker:
-        account = _account(receiver.url)
-        message = _pending_reply(account)
-        with transaction.atomic():
-            delivery = _enqueue_reply(account, message)
+        channel, account = channel_with_account(app_client.app)
+        CustomChannel.objects.filter(pk=channel.pk).update(
+            webhook_url=receiver.url, signing_secret=signing_secret_generate()
+        )
+        posted = app_client.client.post(
+            messages_url(channel), message_body(account, integrationThreadId="t-1"), format="json"
+        )
+        assert posted.status_code == 201
+        ticket = Ticket.objects.get(pk=posted.json()["ticketId"])
+        message = reply_send(ticket=ticket, author=UserFactory(), text="On its way!")
+        delivery = Delivery.objects.get(message=message)
         assert _wait_until(lambda: _status(delivery) == Delivery.Status.SUCCEEDED), worker.log()
         time.sleep(1.5)  # a second sweep must not send it again
         requests = list(receiver.requests)
     assert len(requests) == 1
-    Webhook(account.channel.signing_secret).verify(requests[0].body, requests[0].headers)
+    channel.refresh_from_db()
+    event = Webhook(channel.signing_secret).verify(requests[0].body, requests[0].headers)
+    assert (
+        verify_hubspot_v3(
+            client_secret=app_client.app.client_secret,
+            method="POST",
+            url=receiver.url,
+            headers=requests[0].headers,
+            body=requests[0].body,
+        )
+        == event
+    )
+    assert event["message"]["text"] == "On its way!"
+    assert event["message"]["inReplyToId"] == posted.json()["id"]
+    assert event["channelIntegrationThreadIds"] == ["t-1"]
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
 

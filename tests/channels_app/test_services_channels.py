@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,6 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from channels_app import services
 from channels_app.api.serializers import problems_to_detail
 from channels_app.capabilities import (
     InvalidInputError,
@@ -23,9 +23,8 @@ from channels_app.capabilities import (
     delivery_identifier_normalise,
     http_url_problem,
 )
-from channels_app.models import ChannelAccount, CustomChannel, StagingToken
+from channels_app.models import ChannelAccount, CustomChannel, Delivery, StagingToken
 from channels_app.services import (
-    ChannelAccountEvent,
     RoutingOptions,
     channel_account_connect,
     channel_account_deactivate,
@@ -67,15 +66,13 @@ def paths(error: ApiError) -> list[str]:
 
 
 @pytest.fixture
-def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
-    """Records the account events the services raise through their hook."""
-    recorded: list[tuple[int, str]] = []
+def events() -> Callable[[], list[tuple[int | None, str]]]:
+    """The account events in the webhook outbox, oldest first: (account id, event type)."""
 
-    def record(*, account: ChannelAccount, event_type: str) -> None:
-        recorded.append((account.pk, event_type))
+    def outbox() -> list[tuple[int | None, str]]:
+        return list(Delivery.objects.order_by("id").values_list("channel_account_id", "event_type"))
 
-    monkeypatch.setattr(services, "channel_account_event_hook", record)
-    return recorded
+    return outbox
 
 
 @pytest.fixture
@@ -174,7 +171,7 @@ def test_rotating_twice_keeps_the_second_to_last_secret() -> None:
 
 
 def test_connect_stores_credentials_encrypted_and_raises_created(
-    channel: CustomChannel, events: list[tuple[int, str]]
+    channel: CustomChannel, events: Callable[[], list[tuple[int | None, str]]]
 ) -> None:
     account = channel_account_connect(
         channel=channel,
@@ -204,7 +201,7 @@ def test_connect_stores_credentials_encrypted_and_raises_created(
         (raw,) = cursor.fetchone()
     assert "key with spaces" not in raw
     assert "ops@example.com" not in raw
-    assert events == [(account.pk, ChannelAccountEvent.CREATED)]
+    assert events() == [(account.pk, "CHANNEL_ACCOUNT_CREATED")]
 
 
 @pytest.mark.parametrize(
@@ -225,7 +222,7 @@ def test_connect_stores_credentials_encrypted_and_raises_created(
 )
 def test_connect_validates_credentials_and_stores_nothing(
     channel: CustomChannel,
-    events: list[tuple[int, str]],
+    events: Callable[[], list[tuple[int | None, str]]],
     credentials: Any,
     path: str,
     code: str | None,
@@ -237,7 +234,7 @@ def test_connect_validates_credentials_and_stores_nothing(
         assert {e["in"]: e["code"] for e in caught.value.errors}[path] == code
     assert ChannelAccount.objects.count() == 0
     assert RoutingRule.objects.count() == 0
-    assert events == []
+    assert events() == []
 
 
 def test_connect_without_credentials_skips_the_credential_check(channel: CustomChannel) -> None:
@@ -352,19 +349,23 @@ def test_connect_without_any_inbox_is_a_400_not_a_crash() -> None:
     assert caught.value.status_code == 400
 
 
-def test_update_raises_one_event_only_when_something_changed(events: list[tuple[int, str]]) -> None:
+def test_update_raises_one_event_only_when_something_changed(
+    events: Callable[[], list[tuple[int | None, str]]],
+) -> None:
     account = ChannelAccountFactory(name="Same")
 
     channel_account_update(account=account, name="Same", authorized=True)
-    assert events == []
+    assert events() == []
 
     channel_account_update(account=account, name="New", authorized=False)
     account.refresh_from_db()
     assert (account.name, account.authorized, account.active) == ("New", False, False)
-    assert events == [(account.pk, ChannelAccountEvent.UPDATED)]
+    assert events() == [(account.pk, "CHANNEL_ACCOUNT_UPDATED")]
 
 
-def test_deactivate_and_reactivate_are_idempotent(events: list[tuple[int, str]]) -> None:
+def test_deactivate_and_reactivate_are_idempotent(
+    events: Callable[[], list[tuple[int | None, str]]],
+) -> None:
     account = ChannelAccountFactory()
 
     channel_account_deactivate(account=account)
@@ -377,13 +378,15 @@ def test_deactivate_and_reactivate_are_idempotent(events: list[tuple[int, str]])
     channel_account_reactivate(account=account)
     account.refresh_from_db()
     assert account.active is True
-    assert events == [
-        (account.pk, ChannelAccountEvent.UPDATED),
-        (account.pk, ChannelAccountEvent.UPDATED),
+    assert events() == [
+        (account.pk, "CHANNEL_ACCOUNT_UPDATED"),
+        (account.pk, "CHANNEL_ACCOUNT_UPDATED"),
     ]
 
 
-def test_delete_archives_once_and_raises_purged(events: list[tuple[int, str]]) -> None:
+def test_delete_archives_once_and_raises_purged(
+    events: Callable[[], list[tuple[int | None, str]]],
+) -> None:
     account = ChannelAccountFactory()
 
     channel_account_delete(account=account)
@@ -394,7 +397,7 @@ def test_delete_archives_once_and_raises_purged(events: list[tuple[int, str]]) -
     assert account.archived is True
     assert account.archived_at == archived_at
     assert account.active is False
-    assert events == [(account.pk, ChannelAccountEvent.PURGED)]
+    assert events() == [(account.pk, "CHANNEL_ACCOUNT_PURGED")]
 
 
 # --- staging tokens --------------------------------------------------------------------------
@@ -421,7 +424,7 @@ def test_staging_token_with_invalid_routing_is_refused() -> None:
     assert StagingToken.objects.count() == 0
 
 
-def test_staging_token_completes_once(events: list[tuple[int, str]]) -> None:
+def test_staging_token_completes_once(events: Callable[[], list[tuple[int | None, str]]]) -> None:
     channel = CustomChannelFactory()
     token, staged = staging_token_create(channel=channel, routing=RoutingOptions(priority="HIGH"))
 
@@ -437,7 +440,7 @@ def test_staging_token_completes_once(events: list[tuple[int, str]]) -> None:
             channel=channel, token=token, account_name="Again", delivery_identifier=None
         )
     assert ChannelAccount.objects.count() == 1
-    assert events == [(account.pk, ChannelAccountEvent.CREATED)]
+    assert events() == [(account.pk, "CHANNEL_ACCOUNT_CREATED")]
 
 
 def test_staging_token_complete_reports_the_account_name_by_its_api_name() -> None:

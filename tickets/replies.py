@@ -1,0 +1,192 @@
+"""A rep's reply: the OUTGOING message and its delivery to the app, in one transaction.
+
+``reply_send`` is the one way a reply is written (the inbox calls it; so do tests and the
+demo data). The outbox ``Delivery`` row is written with the message, so the reply reaches the
+app even if the process dies right after commit (``channels_app.deliveries``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from channels_app.api.message_serializers import message_to_api
+from channels_app.deliveries import event_enqueue
+from channels_app.models import Delivery
+from helpdesk.api_errors import ApiError
+from tickets.files import PlannedAttachment, file_usage_type_infer, outgoing_attachment_problems
+from tickets.models import (
+    Attachment,
+    File,
+    Message,
+    MessageDirection,
+    MessageStatus,
+    Thread,
+    Ticket,
+)
+from tickets.services import rich_text_clean
+
+
+class ReplyRefused(ApiError):
+    """The reply cannot be sent through this channel now; the message says why (400)."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, status_code=400, errors=errors)
+
+
+def _display_name(user: AbstractBaseUser) -> str:
+    full_name = getattr(user, "get_full_name", lambda: "")()
+    return str(full_name or user.get_username())
+
+
+def reply_channel_problem(thread: Thread) -> str | None:
+    """Why a reply through the thread's channel account is impossible, or None."""
+    account = thread.channel_account
+    if account is None:
+        return "This conversation has no channel account."
+    if account.archived or account.channel.archived:
+        return "The channel account was deleted."
+    if not account.authorized:
+        return "The channel account is inactive."
+    if not account.channel.capabilities.get("allowOutgoingMessages"):
+        return "This channel does not accept outgoing messages."
+    return None
+
+
+def _recipients(thread: Thread) -> list[dict[str, Any]]:
+    """The contact, as the identifier the conversation uses (or its latest message's sender)."""
+    contact = thread.contact
+    identifier = thread.contact_identifier
+    if identifier is not None:
+        delivery_identifier = {"type": identifier.kind, "value": identifier.value}
+    else:
+        latest = thread.messages.filter(direction=MessageDirection.INCOMING).order_by("-id").first()
+        senders = latest.senders if latest is not None else []
+        if not senders:
+            raise ReplyRefused("The contact has no delivery identifier on this channel.")
+        delivery_identifier = dict(senders[0]["deliveryIdentifier"])
+    recipient: dict[str, Any] = {
+        "actorId": f"V-{contact.pk}",
+        "deliveryIdentifier": delivery_identifier,
+    }
+    if contact.name:
+        recipient["name"] = contact.name
+    return [recipient]
+
+
+def _attachments(files: Sequence[File], capabilities: dict[str, Any]) -> list[PlannedAttachment]:
+    planned = [
+        PlannedAttachment(
+            type=Attachment.Type.FILE,
+            file=file,
+            file_usage_type=file_usage_type_infer(file.content_type),
+        )
+        for file in files
+    ]
+    problems = outgoing_attachment_problems(capabilities, planned)
+    if problems:
+        raise ReplyRefused(problems[0]["message"], errors=problems)
+    return planned
+
+
+@transaction.atomic
+def reply_send(
+    *,
+    ticket: Ticket,
+    author: AbstractBaseUser,
+    text: str,
+    rich_text: str = "",
+    files: Sequence[File] = (),
+    in_reply_to_id: int | None = None,
+) -> Message:
+    """Sends a rep's reply through the ticket's channel account.
+
+    Writes the OUTGOING message (status PENDING) and an ``OUTGOING_CHANNEL_MESSAGE_CREATED``
+    delivery; a worker sends it after commit. Replies to ``in_reply_to_id`` (a message of this
+    thread) or else to the newest incoming message. Files must obey the channel's capabilities.
+    An unassigned ticket becomes the author's. Locks the ticket.
+
+    Raises ``ReplyRefused`` (inactive account, outgoing messages not allowed, empty reply,
+    attachment limits, unknown replied-to message).
+    """
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    thread = Thread.objects.select_related(
+        "channel_account__channel", "contact", "contact_identifier"
+    ).get(ticket=ticket)
+    problem = reply_channel_problem(thread)
+    if problem:
+        raise ReplyRefused(problem)
+    account = thread.channel_account
+    assert account is not None  # noqa: S101 - reply_channel_problem refuses threads without one
+    channel = account.channel
+    text = text.strip()
+    if not text and not files:
+        raise ReplyRefused("Write a message or attach a file.")
+    planned = _attachments(files, channel.capabilities)
+
+    replies_to = thread.messages.filter(direction=MessageDirection.INCOMING)
+    if in_reply_to_id is not None:
+        in_reply_to = thread.messages.filter(pk=in_reply_to_id).first()
+        if in_reply_to is None:
+            raise ReplyRefused("The message replied to is not part of this conversation.")
+    else:
+        in_reply_to = replies_to.order_by("-timestamp", "-id").first()
+
+    now = timezone.now()
+    sender: dict[str, Any] = {"actorId": f"A-{author.pk}", "name": _display_name(author)}
+    if account.delivery_identifier is not None:
+        sender["deliveryIdentifier"] = account.delivery_identifier
+    message = Message.objects.create(
+        thread=thread,
+        ticket=ticket,
+        channel=channel,
+        channel_account=account,
+        medium=Message.Medium.CUSTOM_CHANNEL,
+        direction=MessageDirection.OUTGOING,
+        text=text,
+        rich_text=rich_text_clean(rich_text, channel.capabilities),
+        senders=[sender],
+        recipients=_recipients(thread),
+        status=MessageStatus.PENDING,
+        in_reply_to=in_reply_to,
+        client_type=Message.ClientType.HUBSPOT,
+        sender_user_id=author.pk,
+        timestamp=now,
+    )
+    Attachment.objects.bulk_create(
+        Attachment(
+            message=message,
+            position=position,
+            type=item.type,
+            file=item.file,
+            file_usage_type=item.file_usage_type,
+        )
+        for position, item in enumerate(planned)
+    )
+    ticket.last_message_at = now
+    update_fields = ["last_message_at", "updated_at"]
+    if ticket.owner_id is None:
+        ticket.owner_id = author.pk
+        ticket.assigned_at = now
+        update_fields += ["owner", "assigned_at"]
+    ticket.save(update_fields=update_fields)
+
+    event_enqueue(
+        channel=channel,
+        event_type=Delivery.EventType.OUTGOING_CHANNEL_MESSAGE_CREATED,
+        payload={
+            "channelId": str(channel.pk),
+            "channelAccountId": str(account.pk),
+            "channelIntegrationThreadIds": (
+                [thread.integration_thread_id] if thread.integration_thread_id else []
+            ),
+            "message": message_to_api(message),
+        },
+        channel_account_id=account.pk,
+        message_id=message.pk,
+    )
+    return message
