@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.api_errors import field_error
@@ -30,6 +32,7 @@ class TimestampField(serializers.DateTimeField):
         return format_timestamp(value)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class IdField(serializers.Field):
     """A primary key, as a string in responses (API.md: "All ids are strings")."""
 
