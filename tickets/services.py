@@ -23,7 +23,8 @@ from channels_app.models import App, ChannelAccount, CustomChannel
 from helpdesk.api_errors import ApiError, Conflict, NotFound, PayloadTooLarge, Unprocessable
 from helpdesk.on_commit import after_commit
 from routing.models import RoutingRule
-from routing.services import ticket_route
+from routing.notifications import notification_create_for_message  # routing: I9
+from routing.services import backlog_drain_schedule, ticket_route  # routing: R2 backlog
 from tickets.contacts import contact_resolve
 from tickets.files import (
     PlannedAttachment,
@@ -267,6 +268,9 @@ def _publish_write(
             last_message_at=timestamp, updated_at=timezone.now()
         )
         ticket.last_message_at = timestamp
+    if not ticket_created:
+        # Routing (I9): the owner of an existing ticket is notified of a new incoming message.
+        notification_create_for_message(ticket=ticket, message=message)
     return message, ticket_created
 
 
@@ -552,6 +556,9 @@ def ticket_set_status(*, ticket: Ticket, status: PipelineStatus) -> Ticket:
             errors=[_error(name, "is required by this status", "REQUIRED") for name in missing],
         )
     closing = status.state == TicketState.CLOSED
+    # Routing (R2): closing an open ticket frees its owner's capacity; drain after commit.
+    if closing and ticket.state != TicketState.CLOSED and ticket.owner_id is not None:
+        backlog_drain_schedule(user_id=ticket.owner_id)
     ticket.status = status
     ticket.state = status.state
     ticket.closed_at = (ticket.closed_at or timezone.now()) if closing else None

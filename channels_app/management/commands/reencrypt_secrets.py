@@ -30,6 +30,8 @@ class Command(BaseCommand):
                 for row in (
                     model.objects.select_for_update().only("pk", *fields).iterator(chunk_size=500)
                 ):
+                    for name in fields:
+                        getattr(row, name)  # decrypts (lazily loaded), so saving re-encrypts
                     row.save(update_fields=fields)
                     count += 1
             self.stdout.write(f"{model._meta.label}: {count} rows re-encrypted")
