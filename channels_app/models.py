@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
 
 from helpdesk.encryption import EncryptedJSONField, EncryptedTextField
 
@@ -16,6 +18,12 @@ class App(models.Model):
 
     ``client_secret`` signs HubSpot v3 webhooks, so it is kept encrypted rather than hashed;
     the developer API key (``hapikey``) is only ever compared, so it is hashed.
+
+    Installation (SPEC C7, ``channels_app.installs``): an app is installed while
+    ``installed_at`` is set. An app an admin creates (``create_app``, the apps page) is installed
+    at once, like HubSpot's private apps; approving the OAuth consent page installs it again
+    after an uninstall. Only installed apps' tokens authenticate and only their channels are
+    offered in the connect wizard.
     """
 
     name = models.CharField(max_length=200)
@@ -27,6 +35,22 @@ class App(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The OAuth 2.0 client (django-oauth-toolkit) with the same client id, a hashed copy of the
+    # client secret and the registered redirect URIs; none until redirect URIs are registered.
+    oauth_application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="app",
+    )
+    installed_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+    # The last approval of the consent page (install or re-authorisation) and who gave it.
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    authorized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -35,6 +59,10 @@ class App(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (app {self.pk})"
+
+    @property
+    def is_installed(self) -> bool:
+        return self.installed_at is not None
 
     # DRF treats the authenticated principal as ``request.user``; an app is always authenticated.
     @property
@@ -147,7 +175,14 @@ class ChannelAccount(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.authorized and not self.archived and not self.channel.archived
+        """Accepts messages: authorized, not archived, its channel not archived and the
+        channel's app installed (reads ``channel.app``: join ``channel__app``)."""
+        return (
+            self.authorized
+            and not self.archived
+            and not self.channel.archived
+            and self.channel.app.is_installed
+        )
 
     @property
     def delivery_identifier(self) -> dict[str, Any] | None:

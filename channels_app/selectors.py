@@ -46,9 +46,9 @@ def channel_account_list(
     identifier_values: Iterable[str] = (),
 ) -> QuerySet[ChannelAccount]:
     """Accounts of one channel, archived or not (HubSpot's ``archived`` filter), optionally
-    with one of the given delivery identifier types and/or values. The channel is joined,
-    because an account's ``active`` reads it."""
-    accounts = ChannelAccount.objects.select_related("channel").filter(
+    with one of the given delivery identifier types and/or values. The channel and its app are
+    joined, because an account's ``active`` reads them."""
+    accounts = ChannelAccount.objects.select_related("channel__app").filter(
         channel=channel, archived=archived
     )
     identifier_types = list(identifier_types)
@@ -63,3 +63,14 @@ def channel_account_list(
 def inbox_list() -> QuerySet[Inbox]:
     """Every inbox, in creation order (the first is the default for new accounts)."""
     return Inbox.objects.order_by("pk")
+
+
+def channel_list_for_connect_wizard() -> QuerySet[CustomChannel]:
+    """The channels an admin may connect accounts of: not archived, of installed apps (SPEC
+    C7: an uninstalled app's channels disappear until it is installed again). The app is
+    joined (the wizard shows its name and logo)."""
+    return (
+        CustomChannel.objects.select_related("app")
+        .filter(archived=False, app__installed_at__isnull=False)
+        .order_by("name", "pk")
+    )

@@ -12,7 +12,7 @@ def exclude_dated_aliases(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> li
     return [endpoint for endpoint in endpoints if not endpoint[0].startswith(DATED_ALIAS_PREFIX)]
 
 
-class AppTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class AppTokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """Documents ``AppTokenAuthentication``: a bearer token (static or OAuth access token)."""
 
     target_class = "helpdesk.authentication.AppTokenAuthentication"

@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from cryptography.fernet import Fernet
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     "channels_app",
     "tickets",
     "routing",
@@ -93,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "routing.middleware.PresenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -195,9 +198,44 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {"securitySchemes": {"appToken": {"type": "http", "scheme": "bearer"}}},
-    "SECURITY": [{"appToken": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionFieldTypeEnum": "channels_app.capabilities.CONNECTION_FIELD_TYPES",
+        "DeliveryIdentifierTypeEnum": "channels_app.capabilities.DELIVERY_IDENTIFIER_TYPES",
+        "AttachmentTypeEnum": "tickets.models.Attachment.Type",
+    },
 }
+
+# Apps are installed with OAuth 2.0 as HubSpot apps are (API.md "Installing an app"), on
+# django-oauth-toolkit: authorization code with registered redirect URIs, access tokens for 30
+# minutes, refresh tokens rotated on every use (the old one stops working at once; replaying it
+# revokes the whole chain). Tokens are kept as SHA-256 checksums only (RFC 9700 storage), client
+# secrets as password hashes. HubSpot's flow has no PKCE (confidential clients with a secret);
+# a client that sends a code_challenge still gets it verified.
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "conversations.custom_channels.read": (
+            "Read its custom channels, their connected accounts and messages"
+        ),
+        "conversations.custom_channels.write": (
+            "Create and change its custom channels and connected accounts, and post messages"
+        ),
+        "conversations.read": "Read the help desk's inboxes",
+    },
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 1800,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    # Our API reads bearer tokens from the Authorization header only.
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "PKCE_REQUIRED": False,
+    "REQUEST_APPROVAL_PROMPT": "force",
+}
+# The library's own models; named because App links to the application (swappable setting).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 
 # Celery: Redis when configured; otherwise tasks run in-process at the caller (after commit).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -243,9 +281,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.deliveries_dispatch_due",
         "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
     },
+    "notification-emails-due": {
+        "task": "routing.notification_emails_send_due",
+        "schedule": 15.0,
+    },
 }
+# Offline reps' notification emails: one per ticket for everything pending this long.
+ROUTING_NOTIFICATION_EMAIL_BATCH_SECONDS = float(
+    os.environ.get("ROUTING_NOTIFICATION_EMAIL_BATCH_SECONDS", "30")
+)
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+if EMAIL_URL:
+    # smtp://user:password@host:587?tls=1 (or ?ssl=1); the console backend otherwise.
+    _email = urlsplit(EMAIL_URL)
+    _email_options = parse_qs(_email.query)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or 25
+    EMAIL_HOST_USER = unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
+    EMAIL_USE_TLS = _email_options.get("tls", ["0"])[0] in {"1", "true"}
+    EMAIL_USE_SSL = _email_options.get("ssl", ["0"])[0] in {"1", "true"}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
 
 LOGGING = {
@@ -258,5 +317,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Both log request details (codes, tokens, client ids) at DEBUG: never below WARNING.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
     },
 }

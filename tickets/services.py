@@ -247,18 +247,18 @@ def _publish_write(
         IdempotencyRecord.objects.create(
             app=app, key=idempotency_key, request_hash=request_hash, message=message
         )
-    if planned:
-        Attachment.objects.bulk_create(
-            Attachment(
-                message=message,
-                position=position,
-                type=item.type,
-                file=item.file,
-                file_usage_type=item.file_usage_type,
-                data=item.data,
-            )
-            for position, item in enumerate(planned)
+    attachments = Attachment.objects.bulk_create(
+        Attachment(
+            message=message,
+            position=position,
+            type=item.type,
+            file=item.file,
+            file_usage_type=item.file_usage_type,
+            data=item.data,
         )
+        for position, item in enumerate(planned)
+    )
+    attachments_cache_set(message, attachments)
 
     # 5. A new ticket goes to the account's routing rule; an existing one moves up the inbox.
     if ticket_created:
@@ -272,6 +272,15 @@ def _publish_write(
         # Routing (I9): the owner of an existing ticket is notified of a new incoming message.
         notification_create_for_message(ticket=ticket, message=message)
     return message, ticket_created
+
+
+def attachments_cache_set(message: Message, attachments: list[Attachment]) -> None:
+    """Marks ``message.attachments`` as fetched: the response is rendered from what was just
+    written, without reading it back (as ``prefetch_related`` would have left it)."""
+    fetched = message.attachments.all()
+    fetched._result_cache = attachments
+    fetched._prefetch_done = True  # type: ignore[attr-defined]
+    message._prefetched_objects_cache = {"attachments": fetched}  # type: ignore[attr-defined]
 
 
 def _replay_find(

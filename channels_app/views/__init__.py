@@ -1,0 +1,1 @@
+"""Server-rendered pages of the custom-channels app (one module per concept)."""
