@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## Installs everything and runs the whole test suite (embedded default: SQLite, in-process tasks)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
