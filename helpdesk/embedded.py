@@ -36,6 +36,8 @@ def _should_start() -> bool:
 def _run_forever() -> None:
     from helpdesk.celery import app
 
+    # Celery imports the apps' task modules lazily (when a worker starts); no worker here.
+    app.autodiscover_tasks(force=True)
     schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
     next_run = dict.fromkeys(schedule, 0.0)
     while True:
