@@ -5,12 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from channels_app.models import App, AppToken, ChannelAccount, CustomChannel, StagingToken
+from channels_app.deliveries import RedeliveryRefused, delivery_redeliver, webhook_reenable
+from channels_app.models import (
+    App,
+    AppToken,
+    ChannelAccount,
+    CustomChannel,
+    Delivery,
+    DeliveryAttempt,
+    StagingToken,
+)
 
 MASK = "••••••••"
+# Django 6 makes https the scheme a bare "example.com" gets; use it now.
+URL_FIELDS_ASSUME_HTTPS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.URLField: {"assume_scheme": "https"}
+}
 
 
 def masked_credentials(credentials: dict[str, Any]) -> str:
@@ -33,6 +48,7 @@ class AppTokenInline(admin.TabularInline):
 
 @admin.register(App)
 class AppAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
     list_display = ("id", "name", "client_id", "created_at")
     search_fields = ("name", "client_id")
     fields = ("name", "description", "logo_url", "client_id", "client_secret_masked", "created_at")
@@ -72,6 +88,7 @@ class AppTokenAdmin(admin.ModelAdmin):
 
 @admin.register(CustomChannel)
 class CustomChannelAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
     list_display = ("id", "name", "app", "webhook_url", "archived", "created_at")
     list_filter = ("archived",)
     list_select_related = ("app",)
@@ -86,9 +103,17 @@ class CustomChannelAdmin(admin.ModelAdmin):
         "updated_at",
     )
 
+    actions = ["reenable_webhook"]
+
     @admin.display(description="Webhook signing secret")
     def signing_secret_masked(self, obj: CustomChannel) -> str:
         return MASK if obj.signing_secret else "—"
+
+    @admin.action(description="Re-enable webhook (after the app answered 410)")
+    def reenable_webhook(self, request: HttpRequest, queryset: QuerySet[CustomChannel]) -> None:
+        for channel in queryset.exclude(webhook_disabled_at=None):
+            webhook_reenable(channel=channel)
+        self.message_user(request, "Webhooks re-enabled; pending deliveries go out again.")
 
 
 @admin.register(ChannelAccount)
@@ -132,3 +157,60 @@ class StagingTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "outcome",
+        "error",
+        "response_snippet",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """Recent deliveries with their attempts; Redeliver goes through ``delivery_redeliver``."""
+
+    list_display = (
+        "id",
+        "event_type",
+        "channel",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("status", "event_type")
+    list_select_related = ("channel",)
+    search_fields = ("event_id",)
+    readonly_fields = [field.name for field in Delivery._meta.fields]
+    inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Redeliver (same event id)")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        sent = 0
+        for delivery in queryset:
+            try:
+                delivery_redeliver(delivery=delivery)
+            except RedeliveryRefused as refused:
+                self.message_user(request, f"Delivery {delivery.pk}: {refused}", messages.WARNING)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, f"{sent} deliveries will be sent again.", messages.SUCCESS)

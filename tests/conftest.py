@@ -107,5 +107,8 @@ def _tasks_run_in_process(settings: pytest.FixtureRequest) -> Iterator[None]:
     settings.CACHES = caches  # type: ignore[attr-defined]
     settings.CELERY_TASK_ALWAYS_EAGER = True  # type: ignore[attr-defined]
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # type: ignore[attr-defined]
+    # Users' passwords and OAuth client secrets are password hashes: PBKDF2 would cost a
+    # second per user or token request. Production keeps Django's default hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     yield
     app.conf.task_always_eager = previous

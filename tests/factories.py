@@ -28,11 +28,11 @@ DEFAULT_CAPABILITIES: dict[str, Any] = {
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"rep{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "password")
+    # Hashed before saving, so a session made with force_login stays valid.
+    password = factory.django.Password("password")
 
 
 class AppFactory(factory.django.DjangoModelFactory):

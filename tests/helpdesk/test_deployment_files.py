@@ -31,4 +31,11 @@ def test_docker_compose_file_is_valid_and_runs_every_service() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"web", "worker", "scheduler", "postgres", "redis"}
+    assert set(result.stdout.split()) == {
+        "web",
+        "worker",
+        "webhook-worker",
+        "scheduler",
+        "postgres",
+        "redis",
+    }
