@@ -14,10 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Installs everything, prepares the embedded database with demo data, serves http://127.0.0.1:8000
+DEMO_CREDENTIALS := examples/demo_app/credentials.json
+
+## Installs everything, prepares the embedded database with demo data, serves the help desk at
+## http://127.0.0.1:8000 and the demo app (a customer's side of a custom channel) at :8001
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py seed_demo
+	test -s $(DEMO_CREDENTIALS) || $(BIN)/python manage.py create_app "Demo app" --json > $(DEMO_CREDENTIALS)
+	@echo "Demo app (write as a customer): http://127.0.0.1:8001"
+	$(BIN)/python -m examples.demo_app --helpdesk http://127.0.0.1:8000 --credentials $(DEMO_CREDENTIALS) --port 8001 & \
 	HELPDESK_EMBEDDED_SCHEDULER=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## Installs everything and runs the whole test suite (embedded default: SQLite, in-process tasks)
@@ -30,4 +36,4 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles .dev-secrets.json
+	rm -rf $(VENV) db.sqlite3 media staticfiles .dev-secrets.json examples/demo_app/*.json
