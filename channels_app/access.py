@@ -39,6 +39,7 @@ def access_channel_by_id(
     channel = channels.filter(pk=pk).first() if pk is not None else None
     if channel is None:
         raise NotFound("No custom channel with this id.")
+    channel.app = app  # known already: reading channel.app (account.active) costs no query
     return channel
 
 
@@ -49,10 +50,11 @@ def access_channel_account_by_id(
     pk = parse_id(str(account_id), "channelAccountId")
     if pk is None or channel.app_id != app.pk:
         raise NotFound("No channel account with this id.")
-    accounts = ChannelAccount.objects.select_related("channel").filter(channel=channel, pk=pk)
+    accounts = ChannelAccount.objects.filter(channel=channel, pk=pk)
     if not include_archived:
         accounts = accounts.filter(archived=False)
     account = accounts.first()
     if account is None:
         raise NotFound("No channel account with this id.")
+    account.channel = channel  # already fetched (with its app) by access_channel_by_id
     return account

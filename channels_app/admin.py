@@ -14,6 +14,7 @@ from channels_app.deliveries import RedeliveryRefused, delivery_redeliver, webho
 from channels_app.models import (
     App,
     AppToken,
+    AuditEntry,
     ChannelAccount,
     CustomChannel,
     Delivery,
@@ -214,3 +215,19 @@ class DeliveryAdmin(admin.ModelAdmin):
                 sent += 1
         if sent:
             self.message_user(request, f"{sent} deliveries will be sent again.", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by the services, never edited."""
+
+    list_display = ("created_at", "action", "actor", "target", "channel", "channel_account")
+    list_filter = ("action",)
+    list_select_related = ("actor", "channel", "channel_account")
+    readonly_fields = [field.name for field in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

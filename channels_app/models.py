@@ -314,3 +314,49 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of delivery {self.delivery_id}"
+
+
+class AuditEntry(models.Model):
+    """One admin change to channels, channel accounts or tokens (SPEC O4): who, when, what.
+
+    Written by ``channels_app.audit.audit_record`` in the transaction of the change it records.
+    ``changes`` holds the changed settings (names and ids), never credentials or secrets;
+    ``target`` describes the object as it was named then, so the entry stays readable after the
+    object is deleted or renamed.
+    """
+
+    class Action(models.TextChoices):
+        CONNECT = "connect", "Connected"
+        EDIT = "edit", "Edited"
+        DEACTIVATE = "deactivate", "Deactivated"
+        REACTIVATE = "reactivate", "Reactivated"
+        DELETE = "delete", "Deleted"
+        TOKEN_CREATE = "token_create", "Token created"
+        TOKEN_REVOKE = "token_revoke", "Token revoked"
+        SECRET_ROTATE = "secret_rotate", "Signing secret rotated"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target = models.CharField(max_length=500)
+    app = models.ForeignKey(App, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.ForeignKey(
+        CustomChannel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel_account = models.ForeignKey(
+        ChannelAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["-created_at", "-id"]),
+            models.Index(fields=["action", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.target}"

@@ -7,11 +7,20 @@ size costs the same number of queries.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from channels_app.capabilities import delivery_identifier_normalise
-from channels_app.models import App, ChannelAccount, CustomChannel, DeliveryIdentifierType
+from channels_app.models import (
+    App,
+    ChannelAccount,
+    CustomChannel,
+    DeliveryIdentifierType,
+    StagingToken,
+)
+from routing.models import RoutingRule
 from tickets.models import Inbox
 
 
@@ -74,3 +83,60 @@ def channel_list_for_connect_wizard() -> QuerySet[CustomChannel]:
         .filter(archived=False, app__installed_at__isnull=False)
         .order_by("name", "pk")
     )
+
+
+# --- The settings pages ---------------------------------------------------------------------
+
+
+def channel_account_list_for_settings() -> QuerySet[ChannelAccount]:
+    """Connected accounts (not archived) with their channel, app, routing rule and the rule's
+    users and teams, oldest first (SPEC C1)."""
+    return (
+        ChannelAccount.objects.filter(archived=False)
+        .select_related("channel__app", "routing_rule")
+        .prefetch_related("routing_rule__users", "routing_rule__teams")
+        .order_by("created_at", "pk")
+    )
+
+
+def channel_account_get_for_settings(*, account_id: int) -> ChannelAccount:
+    """One connected account as the settings pages show it, or ``Http404`` (archived too)."""
+    account = channel_account_list_for_settings().filter(pk=account_id).first()
+    if account is None:
+        raise Http404("No channel account with this id.")
+    return account
+
+
+def channel_get_for_connect_wizard(*, channel_id: int) -> CustomChannel:
+    """A channel the wizard may connect (installed app, not archived), or ``Http404``."""
+    channel = channel_list_for_connect_wizard().filter(pk=channel_id).first()
+    if channel is None:
+        raise Http404("No channel with this id can be connected.")
+    return channel
+
+
+def staging_token_get_for_user(*, staging_id: int, user: Any) -> StagingToken:
+    """A staging token the user started, with its channel and app, or ``Http404``."""
+    staged = (
+        StagingToken.objects.select_related("channel__app", "channel_account")
+        .filter(pk=staging_id, created_by=user)
+        .first()
+    )
+    if staged is None:
+        raise Http404("No connection with this id.")
+    return staged
+
+
+def _user_name(user: Any) -> str:
+    return str(user.get_full_name() or user.get_username())
+
+
+def routing_summary(rule: RoutingRule | None) -> str:
+    """One line for the channels list: "None", "Contact owner", or "Specific users and teams:
+    Support, Alex" (teams, then users). Reads the rule's prefetched users and teams."""
+    if rule is None or not rule.auto_assign or rule.mode == RoutingRule.Mode.NONE:
+        return "None"
+    names = [team.name for team in rule.teams.all()] + [_user_name(u) for u in rule.users.all()]
+    if rule.mode == RoutingRule.Mode.CONTACT_OWNER:
+        return "Contact owner" + (f", else {', '.join(names)}" if names else "")
+    return f"{RoutingRule.Mode.SPECIFIC_USERS_AND_TEAMS.label}: {', '.join(names) or 'nobody'}"

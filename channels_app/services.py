@@ -637,3 +637,70 @@ def staging_token_complete(
     staged.completed_at = timezone.now()
     staged.save(update_fields=["account_name", "channel_account", "completed_at"])
     return staged, account
+
+
+# --- Routing rules (the settings page's Edit) --------------------------------------------------
+
+
+def routing_options_of(rule: RoutingRule | None) -> RoutingOptions:
+    """The options a stored rule holds, as the routing step shows them (``users`` and ``teams``
+    are read: prefetch them for many rules)."""
+    if rule is None:
+        return RoutingOptions()
+    return RoutingOptions(
+        pipeline_id=rule.pipeline_id,
+        starting_status_id=rule.starting_status_id,
+        priority=rule.priority,
+        category=rule.category,
+        name_template=rule.name_template,
+        auto_assign=rule.auto_assign,
+        mode=rule.mode,
+        user_ids=tuple(sorted(user.pk for user in rule.users.all())),
+        team_ids=tuple(sorted(team.pk for team in rule.teams.all())),
+    )
+
+
+@transaction.atomic
+def routing_rule_update(
+    *, account: ChannelAccount, routing: RoutingOptions, updated_by_id: int | None = None
+) -> RoutingRule:
+    """Replaces the routing rule of ``account`` (ticket properties, auto-assignment, users and
+    teams) with ``routing``, checked as ``channel_account_connect`` checks it
+    (``InvalidInputError`` before writing anything). Affects new tickets only.
+
+    Locks the account row, then its rule. Records an ``edit`` audit entry with the changed
+    options when anything changed, attributed to ``updated_by_id``.
+    """
+    from channels_app.audit import audit_record  # audit imports models only; kept local
+
+    rule_values = _routing_rule_values(routing)
+    account = _lock_account(account)
+    rule = RoutingRule.objects.select_for_update().filter(channel_account=account).first()
+    before = routing_options_of(rule).to_state() if rule is not None else {}
+    users = rule_values.pop("users")
+    teams = rule_values.pop("teams")
+    if rule is None:
+        rule = RoutingRule.objects.create(channel_account=account, **rule_values)
+    else:
+        for field, value in rule_values.items():
+            setattr(rule, field, value)
+        rule.save()
+    rule.users.set(users)
+    rule.teams.set(teams)
+    after = routing_options_of(rule).to_state()
+    changed = {
+        key: {"from": before.get(key), "to": value}
+        for key, value in after.items()
+        if before.get(key) != value
+    }
+    if changed:
+        audit_record(
+            actor_id=updated_by_id,
+            action="edit",
+            target=f"{account.channel.name} · {account.name}",
+            app_id=account.channel.app_id,
+            channel_id=account.channel_id,
+            channel_account_id=account.pk,
+            changes={"routing": changed},
+        )
+    return rule

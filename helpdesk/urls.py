@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("routing.urls")),
+    path("", include("channels_app.urls_settings")),
     path("", include("tickets.urls")),
 ]

@@ -125,7 +125,7 @@ def test_signed_out_user_is_sent_to_sign_in_and_back(oauth_app: OAuthApp) -> Non
 
     assert response.status_code == 302
     location = urlsplit(response["Location"])
-    assert location.path == "/admin/login/"
+    assert location.path == "/login/"
     assert parse_qs(location.query)["next"] == [url]
 
 

@@ -84,7 +84,7 @@ def test_the_middleware_touches_presence_for_signed_in_reps_only(rf):
 def test_the_settings_page_needs_a_signed_in_user():
     response = Client().get(SETTINGS_URL)
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/login/")
 
 
 def test_the_settings_page_shows_a_checkbox_per_kind_and_saves_them():
