@@ -112,3 +112,17 @@ def _tasks_run_in_process(settings: pytest.FixtureRequest) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _default_rows_in_transactional_tests(request: pytest.FixtureRequest) -> None:
+    """A transactional test may start from a database an earlier one flushed, without the
+    inbox and pipeline the migrations create; put them back as a fresh install has them."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from tests.factories import default_inbox, default_pipeline
+
+    default_inbox()
+    default_pipeline()

@@ -22,11 +22,11 @@ from channels_app.models import ChannelAccount, CustomChannel
 from channels_app.services import app_create
 from channels_app.signing import signed_headers
 from examples.demo_app.server import CHANNEL_NAME, Config, DemoApp
-from tests.factories import UserFactory, default_inbox
+from tests.factories import UserFactory, default_inbox, default_pipeline
 from tickets.models import Message, MessageDirection, MessageStatus
 from tickets.replies import reply_send
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # A 1x1 PNG: the help desk sniffs the type from the bytes.
 PNG = base64.b64decode(
@@ -56,7 +56,9 @@ def call(app: DemoApp, method: str, path: str, body: Any = None) -> tuple[int, A
 
 @pytest.fixture
 def credentials(live_server: Any) -> dict[str, str]:
-    default_inbox()  # a transactional test starts from an empty database
+    # A transactional test may start from an empty database (a previous one flushed it).
+    default_inbox()
+    default_pipeline()
     created = app_create(name="Demo app")
     return {
         "helpdesk_url": live_server.url,
