@@ -196,7 +196,7 @@ def publishing_to(broker_url: str) -> Iterator[None]:
 
 
 def _reset_connections(app) -> None:  # type: ignore[no-untyped-def]
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # Only forget the pools: kombu's global producer registry keeps handing out a pool it
+    # created, so closing one here would break later publishes of this process.
+    app._pool = None
     app.amqp._producer_pool = None
