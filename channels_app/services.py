@@ -50,7 +50,6 @@ from tickets.models import (
 
 STATIC_TOKEN_PREFIX = "pat-hd-"  # noqa: S105 - a prefix, not a secret
 DEVELOPER_KEY_PREFIX = "dev-hd-"
-SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
 
 def generate_secret(prefix: str = "", nbytes: int = 32) -> str:

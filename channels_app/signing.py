@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from urllib.parse import unquote
 
 SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-SIGNATURE_TOLERANCE_SECONDS = 300
 
 # HubSpot decodes these escapes in the URI before signing; we sign the same form.
 _HUBSPOT_DECODED_ESCAPES = (

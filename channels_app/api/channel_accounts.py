@@ -23,7 +23,6 @@ from channels_app.api.serializers import (
     ObjectIdField,
     PagingSerializer,
     StrictBooleanField,
-    api_timestamp,
 )
 from channels_app.capabilities import DELIVERY_IDENTIFIER_TYPES, text_problem
 from channels_app.selectors import channel_account_list
@@ -34,7 +33,7 @@ from channels_app.services import (
     staging_token_complete,
 )
 from helpdesk.api_errors import field_error
-from helpdesk.api_fields import page_after, paged_body
+from helpdesk.api_fields import format_timestamp, page_after, paged_body
 
 TAGS = ["Channel accounts"]
 # Filters on the list: HubSpot's SDKs repeat a parameter for each array item; some clients add
@@ -271,7 +270,7 @@ class StagingTokenCompleteApi(APIView):
         )
         body = {
             "accountToken": account_token,
-            "createdAt": api_timestamp(staged.created_at),
+            "createdAt": format_timestamp(staged.created_at),
             "genericChannelId": str(channel.pk),
             "inboxId": str(staged.inbox_id),
             "userId": str(staged.created_by_id) if staged.created_by_id else None,

@@ -10,7 +10,6 @@ or ``channelAccountConnectionFields[1].type``. No output serializer here carries
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -31,12 +30,7 @@ from channels_app.capabilities import (
     delivery_identifier_clean,
     http_url_problem,
 )
-from helpdesk.api_fields import IdField, TimestampField, format_timestamp, parse_id
-
-
-def api_timestamp(value: datetime | None) -> str | None:
-    return format_timestamp(value)
-
+from helpdesk.api_fields import IdField, TimestampField, parse_id
 
 _PATH_TOKEN_RE = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 
