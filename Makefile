@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo-data ci clean
+.PHONY: run test lint install browser demo-data ci clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Page tests drive Debian's chromium (Playwright's own browser download is not reachable here).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the page tests"; \
+	  $$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
+	  $$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq chromium >/dev/null; }
 
 DEMO_CREDENTIALS := examples/demo_app/credentials.json
 
@@ -27,7 +34,7 @@ run: $(STAMP)
 	HELPDESK_EMBEDDED_SCHEDULER=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## Installs everything and runs the whole test suite (embedded default: SQLite, in-process tasks)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 lint: $(STAMP)

@@ -159,6 +159,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+# The one hand-written stylesheet and the pages' small scripts live beside the project templates.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # WhiteNoise expects the folder even before ``collectstatic`` has filled it.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

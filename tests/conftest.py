@@ -126,3 +126,6 @@ def _default_rows_in_transactional_tests(request: pytest.FixtureRequest) -> None
 
     default_inbox()
     default_pipeline()
+
+
+from tests.browser import browser, page, screenshot, sign_in  # noqa: E402, F401  (fixtures for page tests)
