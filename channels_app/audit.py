@@ -1,9 +1,14 @@
-"""The audit log of channel connections, edits, deactivations, deletions and token changes
-(SPEC O4): writing an entry and reading the log.
+"""The audit log of channel connections, edits, deactivations, deletions, token changes,
+signing-secret rotations and app creations and uninstalls (SPEC O4): writing an entry and
+reading the log.
 
 ``audit_record`` is called in the transaction of the change it records (by the settings pages
-right after the service returns, or by a service given an ``actor_id``), so a rolled-back change
-leaves no entry. Entries never hold credentials or secrets: ``changes`` is scrubbed of them.
+right after the service returns, or by the service itself: ``app_create``, ``token_create``,
+``token_revoke``, ``app_uninstall`` and ``routing_rule_update`` record their own entries when
+given the acting user's id, and ``signing_secret_rotate`` always does (no actor: the app
+rotated its own secret through the API), so the API and the pages share them), so a
+rolled-back change leaves no entry. Entries never hold credentials or
+secrets: ``changes`` is scrubbed of them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ _SECRET_KEYS = frozenset(
         "client_secret",
         "token",
         "access_token",
+        "refresh_token",
         "password",
+        # The API's camelCase names, lower-cased as they are compared.
+        "clientsecret",
+        "accesstoken",
+        "webhooksigningsecret",
+        "developerapikey",
+        "developer_api_key",
     }
 )
 

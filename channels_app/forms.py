@@ -15,7 +15,13 @@ from django.contrib.auth import get_user_model
 
 from channels_app.capabilities import InvalidInputError, credentials_clean
 from channels_app.models import AuditEntry, CustomChannel
-from channels_app.services import CHANNEL_ACCOUNT_NAME_MAX_LENGTH, RoutingOptions
+from channels_app.services import (
+    APP_NAME_MAX_LENGTH,
+    CHANNEL_ACCOUNT_NAME_MAX_LENGTH,
+    TOKEN_NAME_MAX_LENGTH,
+    RoutingOptions,
+)
+from helpdesk.authentication import ALL_SCOPES
 from routing.models import RoutingRule, Team
 from tickets.models import Pipeline, PipelineStatus, TicketCategory, TicketPriority, TicketState
 
@@ -114,6 +120,13 @@ class _StatusChoiceField(_ModelChoiceField):
         return f"{obj.pipeline.name} — {obj.name}"
 
 
+class _UserChoiceField(forms.ModelMultipleChoiceField):
+    """Admins pick reps by the name the inbox shows, not by their sign-in name."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.get_username())
+
+
 # The routing step's fields by the paths the services report errors at.
 ROUTING_ERROR_PATHS = {
     "routing.pipelineId": "pipeline",
@@ -163,8 +176,10 @@ class RoutingForm(forms.Form):
         widget=forms.RadioSelect,
         initial=RoutingRule.Mode.NONE,
     )
-    users = forms.ModelMultipleChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+    users = _UserChoiceField(
+        queryset=get_user_model()
+        .objects.filter(is_active=True)
+        .order_by("first_name", "last_name", "username"),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
@@ -235,4 +250,58 @@ class AuditLogFilterForm(forms.Form):
         queryset=get_user_model().objects.order_by("username"),
         required=False,
         empty_label="Anyone",
+    )
+
+
+# --- The apps pages (SPEC C5) ----------------------------------------------------------------
+
+# ``app_create``'s error paths → the create form's fields.
+APP_ERROR_PATHS = {"name": "name", "logoUrl": "logo_url", "redirectUris": "redirect_uris"}
+TOKEN_ERROR_PATHS = {"name": "name", "scopes": "scopes"}
+
+SCOPE_LABELS = {
+    "conversations.custom_channels.read": "Read custom channels and their accounts",
+    "conversations.custom_channels.write": "Manage custom channels and publish messages",
+    "conversations.read": "Read inboxes and conversations",
+}
+
+
+class AppCreateForm(forms.Form):
+    """The "Create app" form: what an admin types. ``app_create`` checks it as well (the rules
+    the ``create_app`` command gets) and its errors go beside these fields."""
+
+    name = forms.CharField(max_length=APP_NAME_MAX_LENGTH)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    logo_url = forms.URLField(
+        label="Logo URL",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text="An absolute http(s) URL of a square image.",
+    )
+    redirect_uris = forms.CharField(
+        label="OAuth redirect URIs",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Optional, one per line: where the consent page may send the app's "
+        "authorization codes. Leave empty for an app that only uses static tokens.",
+    )
+
+    def clean_redirect_uris(self) -> list[str]:
+        text = self.cleaned_data.get("redirect_uris") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class TokenCreateForm(forms.Form):
+    """The "Create token" form: a name to tell the token apart and the scopes it grants."""
+
+    name = forms.CharField(
+        max_length=TOKEN_NAME_MAX_LENGTH,
+        help_text="Where the token is used, e.g. “Production bridge”.",
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, f"{SCOPE_LABELS.get(scope, scope)} ({scope})") for scope in ALL_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(ALL_SCOPES),
+        error_messages={"required": "Choose at least one scope."},
     )

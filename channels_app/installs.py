@@ -28,7 +28,8 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from channels_app.models import App, AppToken
+from channels_app.audit import audit_record
+from channels_app.models import App, AppToken, AuditEntry
 from routing.models import RepProfile
 
 
@@ -107,17 +108,19 @@ def app_install(*, app: App, approved_by_id: int) -> App:
 
 
 @transaction.atomic
-def app_uninstall(*, app: App) -> App:
+def app_uninstall(*, app: App, uninstalled_by_id: int | None = None) -> App:
     """Uninstalls the app: revokes every token (static tokens, OAuth access and refresh tokens,
     unused authorization codes), so each of them gets 401 from the next request on, and hides
     its channels from the connect wizard. Channels and accounts stay (an account of an
     uninstalled app is inactive). Uninstalling twice changes nothing more.
 
-    Lock: the app row, then its tokens (updates/deletes by app).
+    Lock: the app row, then its tokens (updates/deletes by app). Given ``uninstalled_by_id``
+    (an admin), records an ``app_uninstall`` audit entry attributed to them, with how many
+    static tokens were revoked, when the app was installed.
     """
     app = App.objects.select_for_update().get(pk=app.pk)
     now = timezone.now()
-    AppToken.objects.filter(app=app, revoked_at__isnull=True).update(revoked_at=now)
+    revoked = AppToken.objects.filter(app=app, revoked_at__isnull=True).update(revoked_at=now)
     if app.oauth_application_id is not None:
         application_id = app.oauth_application_id
         get_grant_model().objects.filter(application_id=application_id).delete()
@@ -125,8 +128,17 @@ def app_uninstall(*, app: App) -> App:
             application_id=application_id, revoked__isnull=True
         ).update(revoked=now, updated=now)
         get_access_token_model().objects.filter(application_id=application_id).delete()
-    if app.installed_at is not None:
+    was_installed = app.installed_at is not None
+    if was_installed:
         app.installed_at = None
         app.uninstalled_at = now
         app.save(update_fields=["installed_at", "uninstalled_at", "updated_at"])
+    if was_installed and uninstalled_by_id is not None:
+        audit_record(
+            actor_id=uninstalled_by_id,
+            action=AuditEntry.Action.APP_UNINSTALL,
+            target=app.name,
+            app_id=app.pk,
+            changes={"installed": False, "tokensRevoked": revoked},
+        )
     return app

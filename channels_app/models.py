@@ -334,6 +334,8 @@ class AuditEntry(models.Model):
         TOKEN_CREATE = "token_create", "Token created"
         TOKEN_REVOKE = "token_revoke", "Token revoked"
         SECRET_ROTATE = "secret_rotate", "Signing secret rotated"
+        APP_CREATE = "app_create", "App created"
+        APP_UNINSTALL = "app_uninstall", "App uninstalled"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

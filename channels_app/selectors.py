@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from channels_app.capabilities import delivery_identifier_normalise
 from channels_app.models import (
     App,
+    AppToken,
     ChannelAccount,
     CustomChannel,
+    Delivery,
     DeliveryIdentifierType,
     StagingToken,
 )
@@ -67,6 +70,29 @@ def channel_account_list(
     if identifier_values:
         accounts = accounts.filter(_identifier_value_filter(identifier_values))
     return accounts.order_by("pk")
+
+
+def channel_account_get_for_publish(
+    *, app: App, channel_id: int, account_id: int
+) -> ChannelAccount | None:
+    """The account a message is published on, with its channel, in one query: an account of
+    the app's channel ``channel_id``, neither of them archived; None otherwise (the same
+    ownership as ``access_channel_by_id`` and ``access_channel_account_by_id`` together, which
+    tell the caller which of the two is missing). ``account.channel.app`` is ``app``."""
+    account = (
+        ChannelAccount.objects.select_related("channel")
+        .filter(
+            pk=account_id,
+            archived=False,
+            channel_id=channel_id,
+            channel__app=app,
+            channel__archived=False,
+        )
+        .first()
+    )
+    if account is not None:
+        account.channel.app = app  # known already: reading it (account.active) costs no query
+    return account
 
 
 def inbox_list() -> QuerySet[Inbox]:
@@ -140,3 +166,95 @@ def routing_summary(rule: RoutingRule | None) -> str:
     if rule.mode == RoutingRule.Mode.CONTACT_OWNER:
         return "Contact owner" + (f", else {', '.join(names)}" if names else "")
     return f"{RoutingRule.Mode.SPECIFIC_USERS_AND_TEAMS.label}: {', '.join(names) or 'nobody'}"
+
+
+# --- The apps settings pages (SPEC C5) -------------------------------------------------------
+
+# The app page shows each channel's most recent deliveries; older ones are in the admin.
+APP_PAGE_RECENT_DELIVERIES = 20
+
+
+def app_list_for_settings() -> QuerySet[App]:
+    """Every app, by name, with who created or approved it, and ``channel_count`` (channels not
+    archived) and ``active_token_count`` (static tokens neither revoked nor expired) annotated:
+    one query for any number of apps."""
+    live_token = Q(tokens__revoked_at__isnull=True) & (
+        Q(tokens__expires_at__isnull=True) | Q(tokens__expires_at__gt=timezone.now())
+    )
+    return (
+        App.objects.select_related("created_by", "authorized_by")
+        .annotate(
+            channel_count=Count("channels", filter=Q(channels__archived=False), distinct=True),
+            active_token_count=Count("tokens", filter=live_token, distinct=True),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def app_get_for_settings(*, app_id: int, details: bool = True) -> App:
+    """One app as its settings page shows it, or ``Http404``. With ``details``, prefetched:
+    ``token_rows`` (every token, newest first, with its creator) and ``live_channels``
+    (channels not archived, each with ``recent_deliveries``: the latest
+    ``APP_PAGE_RECENT_DELIVERIES``, without their payloads). Four queries whatever the number
+    of tokens, channels and deliveries; one without ``details``."""
+    if not details:
+        app = App.objects.select_related("created_by", "authorized_by").filter(pk=app_id).first()
+        if app is None:
+            raise Http404("No app with this id.")
+        return app
+    deliveries = Delivery.objects.defer("payload").order_by("-id")[:APP_PAGE_RECENT_DELIVERIES]
+    channels = (
+        CustomChannel.objects.filter(archived=False)
+        .order_by("pk")
+        .prefetch_related(Prefetch("deliveries", queryset=deliveries, to_attr="recent_deliveries"))
+    )
+    app = (
+        App.objects.select_related("created_by", "authorized_by")
+        .prefetch_related(
+            Prefetch(
+                "tokens",
+                queryset=AppToken.objects.select_related("created_by").order_by(
+                    "-created_at", "-id"
+                ),
+                to_attr="token_rows",
+            ),
+            Prefetch("channels", queryset=channels, to_attr="live_channels"),
+        )
+        .filter(pk=app_id)
+        .first()
+    )
+    if app is None:
+        raise Http404("No app with this id.")
+    return app
+
+
+def app_token_get_for_settings(*, app_id: int, token_id: int) -> AppToken:
+    """A token of the app, with the app, or ``Http404`` (a token of another app too)."""
+    token = AppToken.objects.select_related("app").filter(pk=token_id, app_id=app_id).first()
+    if token is None:
+        raise Http404("No token with this id in this app.")
+    return token
+
+
+def app_channel_get_for_settings(*, app_id: int, channel_id: int) -> CustomChannel:
+    """A channel of the app that is not archived, with the app, or ``Http404``."""
+    channel = (
+        CustomChannel.objects.select_related("app")
+        .filter(pk=channel_id, app_id=app_id, archived=False)
+        .first()
+    )
+    if channel is None:
+        raise Http404("No channel with this id in this app.")
+    return channel
+
+
+def app_delivery_get_for_settings(*, app_id: int, delivery_id: int) -> Delivery:
+    """A delivery to one of the app's channels, with its channel, or ``Http404``."""
+    delivery = (
+        Delivery.objects.select_related("channel")
+        .filter(pk=delivery_id, channel__app_id=app_id)
+        .first()
+    )
+    if delivery is None:
+        raise Http404("No delivery with this id in this app.")
+    return delivery

@@ -7,14 +7,17 @@ management commands call these.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app.audit import audit_record
 from channels_app.capabilities import (
     InvalidInputError,
     Problems,
@@ -30,6 +33,7 @@ from channels_app.http import WebhookTargetRefused, validate_webhook_url
 from channels_app.models import (
     App,
     AppToken,
+    AuditEntry,
     ChannelAccount,
     CustomChannel,
     Delivery,
@@ -67,14 +71,54 @@ class CreatedApp:
     developer_api_key: str
 
 
+APP_NAME_MAX_LENGTH = 200
+TOKEN_NAME_MAX_LENGTH = 200
+
+
+def _clean_app_fields(
+    problems: Problems, *, name: str, logo_url: str, redirect_uris: list[str]
+) -> None:
+    """Checks what an admin typed for a new app; paths are the settings form's names."""
+    if not name.strip():
+        problems.add("name", "must not be blank", "REQUIRED")
+    elif len(name.strip()) > APP_NAME_MAX_LENGTH:
+        problems.add("name", f"must be at most {APP_NAME_MAX_LENGTH} characters", "TOO_LONG")
+    elif text_problem(name):
+        problems.add("name", str(text_problem(name)))
+    if logo_url and (problem := http_url_problem(logo_url)):
+        problems.add("logoUrl", problem)
+    for uri in redirect_uris:
+        if problem := http_url_problem(uri):
+            problems.add("redirectUris", f"{uri}: {problem}")
+
+
 @transaction.atomic
 def app_create(
-    *, name: str, description: str = "", logo_url: str = "", created_by_id: int | None = None
+    *,
+    name: str,
+    description: str = "",
+    logo_url: str = "",
+    redirect_uris: Iterable[str] = (),
+    created_by_id: int | None = None,
 ) -> CreatedApp:
-    """Creates an app with a client secret, a developer API key and one static token."""
+    """Creates an app (installed at once) with a client secret, a developer API key and one
+    static token, and, given ``redirect_uris``, its OAuth 2.0 client
+    (``installs.app_redirect_uris_set``).
+
+    Bad input raises ``InvalidInputError`` (paths ``name``, ``logoUrl``, ``redirectUris``) and
+    stores nothing. Given ``created_by_id`` (an admin), records an ``app_create`` audit entry
+    (and the initial token's ``token_create``) attributed to them; the entries hold no secret.
+    Without it (set-up: the demo seed, fixtures) nothing is recorded.
+    """
+    from channels_app.installs import app_redirect_uris_set  # installs imports models only
+
+    uris = list(dict.fromkeys(uri.strip() for uri in redirect_uris if uri.strip()))
+    problems = Problems()
+    _clean_app_fields(problems, name=name, logo_url=logo_url, redirect_uris=uris)
+    problems.raise_if_any()
     developer_api_key = generate_secret(DEVELOPER_KEY_PREFIX)
     app = App.objects.create(
-        name=name,
+        name=name.strip(),
         description=description,
         logo_url=logo_url,
         client_id=secrets.token_hex(16),
@@ -82,8 +126,39 @@ def app_create(
         developer_api_key_hash=token_digest(developer_api_key),
         created_by_id=created_by_id,
     )
+    if uris:
+        try:
+            app = app_redirect_uris_set(app=app, redirect_uris=uris)
+        except ValidationError as error:
+            # The OAuth library's own checks (e.g. a scheme it does not allow); the atomic
+            # block rolls the app back.
+            raise InvalidInputError(
+                [
+                    {"message": message, "in": "redirectUris", "code": "INVALID_FORMAT"}
+                    for message in error.messages
+                ]
+            ) from error
+    if created_by_id is not None:
+        audit_record(
+            actor_id=created_by_id,
+            action=AuditEntry.Action.APP_CREATE,
+            target=app.name,
+            app_id=app.pk,
+            changes={
+                "name": app.name,
+                "description": description,
+                "logoUrl": logo_url,
+                "redirectUris": uris,
+                "oauth": bool(uris),
+            },
+        )
     access_token, _ = token_create(app=app, name="Initial token", created_by_id=created_by_id)
     return CreatedApp(app=app, access_token=access_token, developer_api_key=developer_api_key)
+
+
+def token_target(token: AppToken, app: App) -> str:
+    """How the audit log names a token (its name and visible prefix, never the token)."""
+    return f"{app.name} · token “{token.name or 'unnamed'}” ({token.prefix}…)"
 
 
 @transaction.atomic
@@ -94,7 +169,23 @@ def token_create(
     scopes: tuple[str, ...] | list[str] = ALL_SCOPES,
     created_by_id: int | None = None,
 ) -> tuple[str, AppToken]:
-    """Issues a static bearer token; returns the plaintext (shown once) and the stored row."""
+    """Issues a static bearer token; returns the plaintext (shown once) and the stored row.
+
+    ``scopes`` must be a non-empty subset of ``ALL_SCOPES`` (``InvalidInputError`` otherwise,
+    nothing stored). Given ``created_by_id`` (an admin), records a ``token_create`` audit entry
+    attributed to them with the name, prefix and scopes; without it (set-up: the demo seed,
+    fixtures) nothing is recorded.
+    """
+    problems = Problems()
+    if len(name) > TOKEN_NAME_MAX_LENGTH:
+        problems.add("name", f"must be at most {TOKEN_NAME_MAX_LENGTH} characters", "TOO_LONG")
+    elif text_problem(name):
+        problems.add("name", str(text_problem(name)))
+    if not scopes:
+        problems.add("scopes", "choose at least one scope", "REQUIRED")
+    elif unknown := sorted(set(scopes) - set(ALL_SCOPES)):
+        problems.add("scopes", f"unknown scopes: {', '.join(unknown)}", "INVALID_ENUM")
+    problems.raise_if_any()
     plaintext = generate_secret(STATIC_TOKEN_PREFIX)
     token = AppToken.objects.create(
         app=app,
@@ -105,15 +196,37 @@ def token_create(
         scopes=list(scopes),
         created_by_id=created_by_id,
     )
+    if created_by_id is not None:
+        audit_record(
+            actor_id=created_by_id,
+            action=AuditEntry.Action.TOKEN_CREATE,
+            target=token_target(token, app),
+            app_id=app.pk,
+            changes={"tokenName": name, "tokenPrefix": token.prefix, "scopes": list(scopes)},
+        )
     return plaintext, token
 
 
 @transaction.atomic
-def token_revoke(*, token: AppToken) -> AppToken:
-    """Revokes a token; the next call with it gets 401. Revoking twice changes nothing."""
-    if token.revoked_at is None:
+def token_revoke(*, token: AppToken, revoked_by_id: int | None = None) -> AppToken:
+    """Revokes a token; the next call with it gets 401. Revoking twice changes nothing.
+
+    Locks the token row. Given ``revoked_by_id`` (an admin), records a ``token_revoke`` audit
+    entry attributed to them when the token was live.
+    """
+    token = AppToken.objects.select_for_update().select_related("app").get(pk=token.pk)
+    changed = token.revoked_at is None
+    if changed:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    if changed and revoked_by_id is not None:
+        audit_record(
+            actor_id=revoked_by_id,
+            action=AuditEntry.Action.TOKEN_REVOKE,
+            target=token_target(token, token.app),
+            app_id=token.app_id,
+            changes={"tokenName": token.name, "tokenPrefix": token.prefix, "revoked": True},
+        )
     return token
 
 
@@ -293,11 +406,15 @@ def channel_archive(*, channel: CustomChannel) -> CustomChannel:
 
 
 @transaction.atomic
-def signing_secret_rotate(*, channel: CustomChannel) -> CustomChannel:
+def signing_secret_rotate(
+    *, channel: CustomChannel, rotated_by_id: int | None = None
+) -> CustomChannel:
     """Issues a new webhook signing secret; the current one keeps signing for 24 h.
 
     Locks the channel row, so two rotations in a row keep the secret of the second-to-last.
-    The returned channel's ``signing_secret`` is the new plaintext (shown once).
+    The returned channel's ``signing_secret`` is the new plaintext (shown once). Always records
+    a ``secret_rotate`` audit entry (no secret in it), attributed to ``rotated_by_id``: an admin
+    on the apps page, or None when the app rotates its own secret through the API.
     """
     channel = CustomChannel.objects.select_for_update().get(pk=channel.pk)
     channel.previous_signing_secret = channel.signing_secret
@@ -310,6 +427,17 @@ def signing_secret_rotate(*, channel: CustomChannel) -> CustomChannel:
             "previous_signing_secret_expires_at",
             "updated_at",
         ]
+    )
+    audit_record(
+        actor_id=rotated_by_id,
+        action=AuditEntry.Action.SECRET_ROTATE,
+        target=channel.name,
+        app_id=channel.app_id,
+        channel_id=channel.pk,
+        changes={
+            "previousSecretValidUntil": channel.previous_signing_secret_expires_at.isoformat(),
+            "by": "admin" if rotated_by_id is not None else "app",
+        },
     )
     return channel
 

@@ -3,9 +3,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from channels_app.views import audit_log, channel_accounts, connect
+from channels_app.views import apps, audit_log, channel_accounts, connect
 
 CHANNELS = "settings/help-desk/channels/"
+APPS = "settings/help-desk/apps/"
 
 urlpatterns = [
     path(
@@ -65,5 +66,39 @@ urlpatterns = [
     ),
     path(
         "settings/help-desk/audit-log/", audit_log.AuditLogView.as_view(), name="settings-audit-log"
+    ),
+    # Apps (SPEC C5): the list, create, one app's page and its actions.
+    path(APPS, apps.AppListView.as_view(), name="settings-apps"),
+    path(f"{APPS}new/", apps.AppCreateView.as_view(), name="settings-app-create"),
+    path(f"{APPS}<int:app_id>/", apps.AppDetailView.as_view(), name="settings-app"),
+    path(
+        f"{APPS}<int:app_id>/tokens/new/",
+        apps.TokenCreateView.as_view(),
+        name="settings-app-token-create",
+    ),
+    path(
+        f"{APPS}<int:app_id>/tokens/<int:token_id>/revoke/",
+        apps.TokenRevokeView.as_view(),
+        name="settings-app-token-revoke",
+    ),
+    path(
+        f"{APPS}<int:app_id>/uninstall/",
+        apps.AppUninstallView.as_view(),
+        name="settings-app-uninstall",
+    ),
+    path(
+        f"{APPS}<int:app_id>/channels/<int:channel_id>/rotate-signing-secret/",
+        apps.SigningSecretRotateView.as_view(),
+        name="settings-app-secret-rotate",
+    ),
+    path(
+        f"{APPS}<int:app_id>/channels/<int:channel_id>/reenable-webhook/",
+        apps.WebhookReenableView.as_view(),
+        name="settings-app-webhook-reenable",
+    ),
+    path(
+        f"{APPS}<int:app_id>/deliveries/<int:delivery_id>/redeliver/",
+        apps.DeliveryRedeliverView.as_view(),
+        name="settings-app-redeliver",
     ),
 ]

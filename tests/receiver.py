@@ -73,11 +73,18 @@ def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
+            self._answer("POST")
+
+        def do_GET(self) -> None:
+            # An app's own pages (the connect wizard's redirect) are opened with GET.
+            self._answer("GET")
+
+        def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             receiver.record(
                 ReceivedRequest(
-                    "POST",
+                    method,
                     self.path,
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
