@@ -10,5 +10,7 @@ Run it beside the help desk::
     python -m examples.demo_app --helpdesk http://127.0.0.1:8000 \\
         --token <accessToken> --client-secret <clientSecret> --port 8001
 
-and open http://127.0.0.1:8001/.
+and open http://127.0.0.1:8001/. Or with OAuth, as a HubSpot public app is installed: start it
+with ``--oauth --credentials <create_app --json --redirect-uri .../oauth/callback output>``;
+its page offers "Install in the help desk", and it keeps its tokens fresh (``oauth.py``).
 """

@@ -1,4 +1,9 @@
-"""``python -m examples.demo_app``: starts the demo bridge beside a running help desk."""
+"""``python -m examples.demo_app``: starts the demo bridge beside a running help desk.
+
+With a static token (``--token``, or ``accessToken`` of ``--credentials``) it registers at once;
+with ``--oauth`` (``clientId`` and ``clientSecret``, no token) its page offers "Install in the
+help desk" and it registers once an admin approved.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,12 @@ import time
 from pathlib import Path
 
 from examples.demo_app.client import ApiError
+from examples.demo_app.oauth import CALLBACK_PATH
 from examples.demo_app.server import Config, DemoApp
 from examples.demo_app.state import DEFAULT_STATE_PATH
+
+# OAuth mode keeps its own state file by default, so that both modes can run side by side.
+DEFAULT_OAUTH_STATE_PATH = DEFAULT_STATE_PATH.with_name("state-oauth.json")
 
 logger = logging.getLogger("demo_app")
 STARTUP_WAIT_SECONDS = 60  # `make run` may start the demo app before the help desk listens
@@ -36,46 +45,98 @@ def _parser() -> argparse.ArgumentParser:
         help="The app's client secret, to verify webhooks (DEMO_CLIENT_SECRET).",
     )
     parser.add_argument(
+        "--oauth",
+        action="store_true",
+        help="OAuth mode: no static token; the page offers 'Install in the help desk'.",
+    )
+    parser.add_argument(
+        "--client-id",
+        default=env("DEMO_CLIENT_ID", ""),
+        help="OAuth mode: the app's client id (DEMO_CLIENT_ID).",
+    )
+    parser.add_argument(
         "--credentials",
         type=Path,
         default=None,
-        help="A file holding `manage.py create_app NAME --json` output, instead of the two above.",
+        help="A file holding `manage.py create_app NAME --json` output, instead of the above.",
     )
     parser.add_argument(
         "--port", type=int, default=int(env("DEMO_PORT", "8001")), help="(DEMO_PORT)"
     )
-    parser.add_argument("--state", type=Path, default=DEFAULT_STATE_PATH, help="The state file.")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help=f"The state file ({DEFAULT_STATE_PATH.name}; {DEFAULT_OAUTH_STATE_PATH.name} "
+        "with --oauth).",
+    )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _credential(credentials: dict[str, object], *names: str) -> str:
+    """A key of the credentials file: create_app's camelCase, or OAuth's snake_case."""
+    for name in names:
+        if credentials.get(name):
+            return str(credentials[name])
+    return ""
+
+
+def config_from_args(argv: list[str] | None = None) -> Config | str:
+    """The demo app's configuration, or what is wrong with the arguments."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="demo app: %(message)s")
-    token, client_secret = args.token, args.client_secret
+    token, client_secret, client_id = args.token, args.client_secret, args.client_id
     if args.credentials is not None:
         try:
             credentials = json.loads(args.credentials.read_text())
-            token = token or str(credentials["accessToken"])
-            client_secret = client_secret or str(credentials["clientSecret"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            logger.error("Cannot read %s (create_app --json output): %s", args.credentials, error)
-            return 2
-    if not token or not client_secret:
-        logger.error(
+            if not isinstance(credentials, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as error:
+            return f"Cannot read {args.credentials} (create_app --json output): {error}"
+        token = token or _credential(credentials, "accessToken", "access_token")
+        client_secret = client_secret or _credential(credentials, "clientSecret", "client_secret")
+        client_id = client_id or _credential(credentials, "clientId", "client_id")
+    # A credentials file with a client id and no token means OAuth, as --oauth does.
+    oauth = args.oauth or (not token and bool(client_id))
+    if oauth:
+        if not client_id or not client_secret:
+            return (
+                "OAuth mode needs the app's client id and client secret:\n"
+                '  python manage.py create_app "Demo app (OAuth)" --json '
+                f"--redirect-uri http://127.0.0.1:{args.port}{CALLBACK_PATH}\n"
+                "prints both (clientId, clientSecret); pass --credentials FILE, or "
+                "--client-id and --client-secret."
+            )
+        token = ""  # the install gives the tokens
+    elif not token or not client_secret:
+        return (
             "The demo app needs an access token and the app's client secret:\n"
             '  python manage.py create_app "Demo app" --json\n'
-            "prints both (accessToken, clientSecret); pass --token and --client-secret."
+            "prints both (accessToken, clientSecret); pass --token and --client-secret "
+            "(or --oauth with a client id)."
         )
-        return 2
-    app = DemoApp(
-        Config(
-            helpdesk_url=args.helpdesk,
-            token=token,
-            client_secret=client_secret,
-            port=args.port,
-            state_path=args.state,
-        )
+    state_path = args.state or (DEFAULT_OAUTH_STATE_PATH if oauth else DEFAULT_STATE_PATH)
+    return Config(
+        helpdesk_url=args.helpdesk,
+        token=token,
+        client_secret=client_secret,
+        port=args.port,
+        state_path=state_path,
+        client_id=client_id if oauth else "",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="demo app: %(message)s")
+    config = config_from_args(argv)
+    if isinstance(config, str):
+        logger.error("%s", config)
+        return 2
+    app = DemoApp(config)
+    if app.oauth is not None:
+        logger.info(
+            "OAuth mode: the app's redirect URI must be %s (create_app --redirect-uri).",
+            app.redirect_uri,
+        )
     deadline = time.monotonic() + STARTUP_WAIT_SECONDS
     while True:
         try:
@@ -84,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         except ApiError as error:
             if error.status != 0 or time.monotonic() > deadline:
                 logger.error("Could not register with the help desk: %s", error)
-                if error.status == 401:
+                if error.status == 401 and app.oauth is None:
                     logger.error(
                         "The token is unknown to this help desk (was its database reset?): "
                         'create a new app with `python manage.py create_app "Demo app" --json`.'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3
 
@@ -20,12 +20,52 @@ class ApiError(Exception):
         self.message = message
 
 
-class HelpDeskClient:
-    """A thin client for the endpoints the demo needs; every call returns the parsed JSON body."""
+def error_message(response: urllib3.BaseHTTPResponse) -> str:
+    """The sentence of an error answer: the API's ``message`` (or OAuth's description)."""
+    try:
+        data = json.loads(response.data)
+        message = data.get("message") or data.get("error_description") or response.reason
+    except (ValueError, AttributeError):
+        message = response.reason or "error"
+    return str(message)
 
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url = base_url.rstrip("/")
+
+class TokenSource(Protocol):
+    """Where the bearer token of each call comes from: a static token, or an OAuth install
+    (``examples.demo_app.oauth.OAuthSession``), which refreshes it as needed."""
+
+    def access_token(self) -> str:
+        """The token for the next call (raises ``ApiError`` when there is none)."""
+        ...
+
+    def after_unauthorized(self, used: str) -> bool:
+        """A call with ``used`` got 401: returns whether a retry with a new token makes sense."""
+        ...
+
+
+class StaticToken:
+    """A static token (``create_app``'s ``accessToken``, HubSpot's private-app token)."""
+
+    def __init__(self, token: str) -> None:
         self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def after_unauthorized(self, used: str) -> bool:
+        return False  # nothing to refresh: the token was revoked or the database reset
+
+
+class HelpDeskClient:
+    """A thin client for the endpoints the demo needs; every call returns the parsed JSON body.
+
+    ``auth`` is a static token, or a ``TokenSource``; a call answered 401 is retried once when
+    the source has a new token (an OAuth refresh).
+    """
+
+    def __init__(self, base_url: str, auth: str | TokenSource) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth: TokenSource = StaticToken(auth) if isinstance(auth, str) else auth
         self._http = urllib3.PoolManager(timeout=TIMEOUT, retries=False)
 
     def _request(
@@ -36,30 +76,39 @@ class HelpDeskClient:
         json_body: Any = None,
         fields: dict[str, Any] | None = None,
     ) -> Any:
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        token = self._auth.access_token()
+        response = self._send(method, path, token, json_body=json_body, fields=fields)
+        if response.status == 401 and self._auth.after_unauthorized(token):
+            response = self._send(
+                method, path, self._auth.access_token(), json_body=json_body, fields=fields
+            )
+        if response.status >= 400:
+            raise ApiError(response.status, error_message(response))
+        return json.loads(response.data) if response.data else None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        json_body: Any = None,
+        fields: dict[str, Any] | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
             if fields is not None:
-                response = self._http.request(
+                return self._http.request(
                     method, self.base_url + path, fields=fields, headers=headers
                 )
-            else:
-                body = None if json_body is None else json.dumps(json_body).encode()
-                if body is not None:
-                    headers["Content-Type"] = "application/json"
-                response = self._http.request(
-                    method, self.base_url + path, body=body, headers=headers
-                )
+            body = None if json_body is None else json.dumps(json_body).encode()
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            return self._http.request(method, self.base_url + path, body=body, headers=headers)
         except urllib3.exceptions.HTTPError as error:
             raise ApiError(
                 0, f"The help desk at {self.base_url} is unreachable: {error}"
             ) from error
-        if response.status >= 400:
-            try:
-                message = json.loads(response.data).get("message") or response.reason
-            except (ValueError, AttributeError):
-                message = response.reason or "error"
-            raise ApiError(response.status, str(message))
-        return json.loads(response.data) if response.data else None
 
     # Channels and accounts
 

@@ -7,13 +7,20 @@ Routes (all on one ``ThreadingHTTPServer``):
 - ``POST /api/messages`` ``{customerId, name, text, attachment?: {name, type, data}}``
   (``data`` base64): uploads the attachment, then posts the customer's INCOMING message;
 - ``POST /api/shown`` ``{messageIds}``: the page showed these replies; PATCHes them READ;
-- ``POST /webhook``: the help desk's events, both signatures verified (401 otherwise).
+- ``POST /webhook``: the help desk's events, both signatures verified (401 otherwise);
+- ``GET /oauth/callback?code=&state=`` (OAuth mode): where the help desk's consent page sends
+  the admin back; exchanges the code, registers the channel, redirects to the page.
+
+Two ways to reach the help desk: a static token (``Config.token``, HubSpot's private-app
+token), or OAuth (``Config.client_id``; ``oauth.py``): the page then offers "Install in the
+help desk", and the tokens are kept in the state file and refreshed before they expire.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import logging
 import threading
@@ -25,8 +32,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from examples.demo_app.client import ApiError, HelpDeskClient
-from examples.demo_app.state import DEFAULT_STATE_PATH, Conversations, Entry, Registration
+from examples.demo_app.client import ApiError, HelpDeskClient, StaticToken, TokenSource
+from examples.demo_app.oauth import CALLBACK_PATH, InstallError, OAuthSession, StateMismatch
+from examples.demo_app.state import (
+    DEFAULT_STATE_PATH,
+    Conversations,
+    Entry,
+    OAuthTokens,
+    Registration,
+)
 from examples.webhook_verification import (
     WebhookVerificationError,
     verify_hubspot_v3,
@@ -73,7 +87,11 @@ def channel_body(webhook_url: str) -> dict[str, Any]:
 
 @dataclass
 class Config:
-    """How to reach the help desk and where to listen (port 0: any free port)."""
+    """How to reach the help desk and where to listen (port 0: any free port).
+
+    Static token mode: ``token``. OAuth mode: ``client_id`` (and no token); the redirect URI
+    registered for the app must then be ``<the demo app's URL>/oauth/callback``.
+    """
 
     helpdesk_url: str
     token: str
@@ -81,6 +99,11 @@ class Config:
     port: int = 8001
     host: str = "127.0.0.1"
     state_path: Path = DEFAULT_STATE_PATH
+    client_id: str = ""
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id) and not self.token
 
 
 class UserError(Exception):
@@ -110,13 +133,25 @@ class DemoApp:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.client = HelpDeskClient(config.helpdesk_url, config.token)
         self.registration = Registration.load(config.state_path)
         self.conversations = Conversations()
         self._state_lock = threading.Lock()
         self.server = ThreadingHTTPServer((config.host, config.port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.install_error = ""  # why the last OAuth install failed, for the page
+        self.oauth: OAuthSession | None = None
+        auth: TokenSource = StaticToken(config.token)
+        if config.oauth:
+            self.oauth = auth = OAuthSession(
+                helpdesk_url=config.helpdesk_url,
+                client_id=config.client_id,
+                client_secret=config.client_secret,
+                redirect_uri=self.redirect_uri,
+                tokens=self.registration.oauth,
+                on_change=self._tokens_save,
+            )
+        self.client = HelpDeskClient(config.helpdesk_url, auth)
 
     @property
     def url(self) -> str:
@@ -126,14 +161,32 @@ class DemoApp:
     def webhook_url(self) -> str:
         return f"{self.url}/webhook"
 
+    @property
+    def redirect_uri(self) -> str:
+        """OAuth mode: where the consent page sends the admin back (register it for the app)."""
+        return f"{self.url}{CALLBACK_PATH}"
+
     # Lifecycle
 
     def start(self) -> None:
         """Serves in a background thread, then registers (the help desk's account event arrives
-        while registering, so the server must already answer)."""
+        while registering, so the server must already answer). In OAuth mode before the
+        install, only serves: the page offers the install link, and the callback registers."""
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
-        self.register()
+        if self.oauth is not None and not self.oauth.installed:
+            logger.info(
+                "Not installed yet: open %s/ and click 'Install in the help desk'.", self.url
+            )
+            return
+        try:
+            self.register()
+        except ApiError as error:
+            if self.oauth is None or error.status != 401:
+                raise
+            # The saved tokens were refused (uninstalled): the page offers the install again.
+            self.install_error = str(error.message)
+            logger.warning("%s", error.message)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -142,6 +195,31 @@ class DemoApp:
     def _save(self) -> None:
         with self._state_lock:
             self.registration.save(self.config.state_path)
+
+    def _tokens_save(self, tokens: OAuthTokens | None) -> None:
+        """OAuth mode: every new token pair (and a dropped one) goes to the state file at once:
+        the refresh token just used no longer works, so the new one must not be lost."""
+        self.registration.oauth = tokens
+        self._save()
+
+    def install_complete(self, query: dict[str, list[str]]) -> None:
+        """The OAuth callback: checks the state, exchanges the code, then registers the
+        channel (or reuses the saved one). Raises ``InstallError`` with what to tell the admin."""
+        if self.oauth is None:
+            raise InstallError("This demo app runs with a static token; it needs no install.")
+        try:
+            self.oauth.complete(query)
+        except StateMismatch:
+            raise  # anyone can call the callback: a forged one must not change the page
+        except InstallError as error:
+            self.install_error = str(error)
+            raise
+        try:
+            self.register()
+        except ApiError as error:
+            self.install_error = f"Installed, but registering the channel failed: {error}"
+            raise InstallError(self.install_error) from error
+        self.install_error = ""
 
     def register(self) -> None:
         """Reuses the saved channel when the help desk still has it; otherwise registers a new
@@ -173,6 +251,7 @@ class DemoApp:
             signing_secret=str(created["webhookSigningSecret"]),
             webhook_url=self.webhook_url,
             customers=saved.customers,
+            oauth=saved.oauth,
         )
         self._save()
         self._account_create()
@@ -204,6 +283,7 @@ class DemoApp:
         unread = self.conversations.unread_counts()
         return {
             "helpdesk": self.client.base_url,
+            "auth": self.auth_state(),
             "channelId": self.registration.channel_id,
             "accountId": self.registration.account_id,
             "customers": [
@@ -213,6 +293,29 @@ class DemoApp:
             "messages": [entry.to_json() for entry in self.conversations.messages(customer_id)],
             "events": self.conversations.recent_events()[-10:],
         }
+
+    def auth_state(self) -> dict[str, Any]:
+        """How the app reaches the help desk, for the page: the mode and, in OAuth mode, the
+        install state, the install link and when the access token expires."""
+        if self.oauth is None:
+            return {"mode": "static", "installed": True}
+        tokens = self.oauth.tokens
+        state: dict[str, Any] = {
+            "mode": "oauth",
+            "installed": tokens is not None,
+            "installUrl": self.oauth.authorize_url(),
+            "redirectUri": self.redirect_uri,
+            "error": self.install_error,
+        }
+        if tokens is not None:
+            state.update(
+                accessTokenExpiresAt=_iso(tokens.expires_at),
+                installedAt=_iso(tokens.installed_at),
+                refreshedAt=_iso(tokens.refreshed_at) if tokens.refreshed_at else None,
+                refreshes=tokens.refreshes,
+                scope=tokens.scope,
+            )
+        return state
 
     def message_send(
         self,
@@ -226,6 +329,11 @@ class DemoApp:
             raise UserError("Choose a customer first.")
         if not text.strip() and attachment is None:
             raise UserError("Type a message or attach a file.")
+        if not self.registration.channel_id or not self.registration.account_id:
+            raise UserError(
+                "The demo app is not registered with the help desk yet"
+                + (": click 'Install in the help desk' first." if self.oauth else ".")
+            )
         self.customer_add(customer_id, name)
         name = self.registration.customers[customer_id.strip()]
         attachments = []
@@ -319,6 +427,18 @@ class DemoApp:
             self.conversations.add(customer_id, _entry(message, author=author))
 
 
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def _install_failed_page(message: str) -> bytes:
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Install failed</title>"
+        "<h1>The demo app was not installed</h1>"
+        f"<p role=alert>{html.escape(message)}</p><p><a href='/'>Back to the demo app</a></p>"
+    ).encode()
+
+
 def _attachment(value: Any) -> tuple[str, bytes, str] | None:
     if not value:
         return None
@@ -361,6 +481,16 @@ def _handler_for(app: DemoApp) -> type[BaseHTTPRequestHandler]:
             elif url.path == "/api/state":
                 customer = parse_qs(url.query).get("customer", [""])[0]
                 self._json(200, app.state(customer))
+            elif url.path == CALLBACK_PATH:
+                try:
+                    app.install_complete(parse_qs(url.query))
+                except InstallError as error:
+                    self._send(400, _install_failed_page(str(error)), "text/html; charset=utf-8")
+                    return
+                self.send_response(302)
+                self.send_header("Location", "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             else:
                 self._json(404, {"error": "not found"})
 

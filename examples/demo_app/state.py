@@ -15,8 +15,34 @@ SEEN_EVENTS_KEPT = 1000
 
 
 @dataclass
+class OAuthTokens:
+    """What an OAuth install gave the app (OAuth mode only): the access token, valid until
+    ``expires_at`` (Unix time), and the refresh token, replaced by a new one on every refresh."""
+
+    helpdesk_url: str
+    client_id: str
+    access_token: str
+    refresh_token: str
+    expires_at: float
+    scope: str = ""
+    installed_at: float = 0.0
+    refreshed_at: float = 0.0
+    refreshes: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any) -> OAuthTokens | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+        except TypeError:  # a required key is missing
+            return None
+
+
+@dataclass
 class Registration:
-    """The channel this app registered; saved so that a restart reuses it (JSON file)."""
+    """The channel this app registered (and, in OAuth mode, its tokens); saved so that a
+    restart reuses them (JSON file)."""
 
     helpdesk_url: str = ""
     channel_id: str = ""
@@ -24,6 +50,7 @@ class Registration:
     signing_secret: str = ""
     webhook_url: str = ""
     customers: dict[str, str] = field(default_factory=dict)  # customer id -> name
+    oauth: OAuthTokens | None = None
 
     @classmethod
     def load(cls, path: Path) -> Registration:
@@ -32,14 +59,20 @@ class Registration:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return cls()
+        if not isinstance(data, dict):
+            return cls()
         known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        known["oauth"] = OAuthTokens.from_json(data.get("oauth"))
         return cls(**known)
 
     def save(self, path: Path) -> None:
         """Writes atomically (temporary file + rename), readable by the owner only."""
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2))
-        os.chmod(temporary, 0o600)
+        # Created owner-only: in OAuth mode the file holds the tokens.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(asdict(self), indent=2))
+        os.chmod(temporary, 0o600)  # a leftover temporary file keeps its own mode
         temporary.replace(path)
 
 

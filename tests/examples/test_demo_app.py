@@ -219,3 +219,11 @@ def test_a_redelivered_event_is_stored_once(demo: DemoApp) -> None:
     for _ in range(2):
         assert http.request("POST", demo.webhook_url, body=body, headers=headers).status == 200
     assert [m.text for m in demo.conversations.messages("eve")] == ["hello"]
+
+
+def test_the_page_says_it_uses_a_static_token(demo: DemoApp) -> None:
+    status, state = call(demo, "GET", "/api/state")
+    assert status == 200
+    assert state["auth"] == {"mode": "static", "installed": True}
+    assert demo.oauth is None
+    assert json.loads(demo.config.state_path.read_text())["oauth"] is None  # no OAuth tokens
