@@ -1,4 +1,4 @@
-"""Connecting and managing a channel in a real browser (SPEC C1–C4, O4), as an admin does it.
+"""Connecting and managing a channel in a real browser (SPEC C1-C4, O4), as an admin does it.
 
 The demo app's own channel definition is registered through the API, so the wizard shows the
 channel a newcomer sees after ``make run``. Screenshots of each wizard step land in
