@@ -382,7 +382,7 @@ def _record(sent: list[_Sent]) -> list[DeliveryAttempt]:
 
 
 def _finish_succeeded(deliveries: list[Delivery], status_code: int | None, now: datetime) -> None:
-    from tickets.models import Message, MessageStatus
+    from tickets.models import MessageStatus
 
     Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
         status=Delivery.Status.SUCCEEDED,
@@ -396,14 +396,41 @@ def _finish_succeeded(deliveries: list[Delivery], status_code: int | None, now: 
     message_ids = [d.message_id for d in deliveries if d.message_id is not None]
     if message_ids:
         # The app may already have PATCHed SENT or READ; only a pending reply becomes SENT.
-        Message.objects.filter(pk__in=message_ids, status=MessageStatus.PENDING).update(
-            status=MessageStatus.SENT, failure_reason="", updated_at=now
+        _messages_status_move(
+            message_ids, from_statuses=[MessageStatus.PENDING], status=MessageStatus.SENT, now=now
         )
+
+
+def _messages_status_move(
+    message_ids: list[int],
+    *,
+    from_statuses: list[str],
+    status: str,
+    now: datetime,
+    reason: str = "",
+) -> None:
+    """Moves the messages still in one of ``from_statuses`` to ``status``, and tells open inboxes
+    (``message.status_changed``). Locks those messages first, so the events name exactly the
+    ones that changed: a lock, an update and one insert, whatever their number."""
+    from tickets.live import live_message_statuses_publish
+    from tickets.models import Message
+
+    changed = list(
+        Message.objects.select_for_update(of=("self",))
+        .filter(pk__in=message_ids, status__in=from_statuses)
+        .values_list("pk", "ticket_id")
+    )
+    if not changed:
+        return
+    Message.objects.filter(pk__in=[pk for pk, _ in changed]).update(
+        status=status, failure_reason=reason, updated_at=now
+    )
+    live_message_statuses_publish(changed=changed, status=status, failure_reason=reason)
 
 
 def _finish(delivery: Delivery, status: str, reason: str) -> None:
     """Ends a delivery and carries the outcome to its message (SENT, or FAILED with the reason)."""
-    from tickets.models import Message, MessageStatus
+    from tickets.models import MessageStatus
 
     delivery.status = status
     delivery.last_error = reason
@@ -413,15 +440,21 @@ def _finish(delivery: Delivery, status: str, reason: str) -> None:
     delivery.save(update_fields=[*_OUTCOME_FIELDS, "next_attempt_at", "finished_at"])
     if delivery.message_id is None:
         return
-    messages = Message.objects.filter(pk=delivery.message_id)
     if status == Delivery.Status.SUCCEEDED:
         # The app may already have PATCHed SENT or READ; only a pending reply becomes SENT.
-        messages.filter(status=MessageStatus.PENDING).update(
-            status=MessageStatus.SENT, failure_reason="", updated_at=timezone.now()
+        _messages_status_move(
+            [delivery.message_id],
+            from_statuses=[MessageStatus.PENDING],
+            status=MessageStatus.SENT,
+            now=timezone.now(),
         )
     elif status == Delivery.Status.FAILED:
-        messages.filter(status__in=[MessageStatus.PENDING, MessageStatus.FAILED]).update(
-            status=MessageStatus.FAILED, failure_reason=reason, updated_at=timezone.now()
+        _messages_status_move(
+            [delivery.message_id],
+            from_statuses=[MessageStatus.PENDING, MessageStatus.FAILED],
+            status=MessageStatus.FAILED,
+            now=timezone.now(),
+            reason=reason,
         )
 
 
@@ -435,7 +468,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
 
     Its attempt count starts over; the attempt log keeps the earlier attempts.
     """
-    from tickets.models import Message, MessageStatus
+    from tickets.models import MessageStatus
 
     delivery = Delivery.objects.select_for_update().select_related("channel").get(pk=delivery.pk)
     if delivery.status in (Delivery.Status.PENDING, Delivery.Status.DELIVERING):
@@ -451,8 +484,11 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery.last_error = ""
     delivery.save()
     if delivery.message_id is not None:
-        Message.objects.filter(pk=delivery.message_id, status=MessageStatus.FAILED).update(
-            status=MessageStatus.PENDING, failure_reason="", updated_at=timezone.now()
+        _messages_status_move(
+            [delivery.message_id],
+            from_statuses=[MessageStatus.FAILED],
+            status=MessageStatus.PENDING,
+            now=timezone.now(),
         )
     _wake_after_commit(delivery.channel_id)
     return delivery

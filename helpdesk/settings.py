@@ -290,7 +290,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "routing.notification_emails_send_due",
         "schedule": 15.0,
     },
+    "live-events-prune": {"task": "tickets.live_events_prune", "schedule": 3600.0},
 }
+# The inbox's live events are kept this long for pages that reconnect (tickets.live).
+LIVE_EVENT_RETENTION_SECONDS = float(os.environ.get("LIVE_EVENT_RETENTION_SECONDS", "86400"))
 # Offline reps' notification emails: one per ticket for everything pending this long.
 ROUTING_NOTIFICATION_EMAIL_BATCH_SECONDS = float(
     os.environ.get("ROUTING_NOTIFICATION_EMAIL_BATCH_SECONDS", "30")

@@ -97,6 +97,8 @@ class AssignmentDecision(models.Model):
     class Trigger(models.TextChoices):
         NEW_TICKET = "NEW_TICKET", "New ticket"
         BACKLOG = "BACKLOG", "Backlog"
+        # A rep chose the owner in the inbox ("Ticket owner" menu): ``routing.ownership``.
+        MANUAL = "MANUAL", "Reassigned by a rep"
 
     class Outcome(models.TextChoices):
         ASSIGNED = "ASSIGNED", "Assigned"

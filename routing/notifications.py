@@ -31,6 +31,7 @@ from django.utils import timezone
 from helpdesk.on_commit import after_commit
 from routing.models import Notification, NotificationKind, NotificationPreference, RepProfile
 from routing.selectors import presence_is_online, rep_profile_is_online
+from tickets.live import live_notifications_publish
 from tickets.models import Message, MessageDirection, Ticket
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ def notification_create(
             )
         )
     Notification.objects.bulk_create(notifications)
+    # Live (I8, I9): each rep's open pages ring the bell once this commits (one INSERT).
+    live_notifications_publish(notifications=notifications, ticket=ticket)
     for notification in notifications:
         if notification.email_status == Notification.EmailStatus.PENDING:
             after_commit(_email_task_send, notification.user_id, ticket.pk)

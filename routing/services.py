@@ -42,7 +42,8 @@ from routing.models import (
 )
 from routing.notifications import message_sender_name, notification_create
 from routing.selectors import rep_profile_is_online
-from tickets.models import Message, MessageDirection, Ticket, TicketState
+from tickets.live import live_event_publish
+from tickets.models import LiveEvent, Message, MessageDirection, Ticket, TicketState
 
 Mode = RoutingRule.Mode
 Outcome = AssignmentDecision.Outcome
@@ -365,6 +366,10 @@ def _route(
         RepProfile.objects.filter(user_id=chosen_id).update(last_assigned_at=now)
         if trigger == Trigger.BACKLOG:
             WaitingTicket.objects.filter(ticket_id=ticket.pk).delete()
+        # Live (I8): open inboxes show the new owner once this commits.
+        live_event_publish(
+            kind=LiveEvent.Kind.TICKET_ASSIGNED, ticket=ticket, data={"trigger": trigger}
+        )
     elif plan.outcome == Outcome.WAITING and ticket.channel_account_id is not None:
         WaitingTicket.objects.create(
             ticket=ticket, channel_account_id=ticket.channel_account_id, since=ticket.created_at

@@ -128,4 +128,5 @@ def _default_rows_in_transactional_tests(request: pytest.FixtureRequest) -> None
     default_pipeline()
 
 
+from tests.asgi_server import asgi_live_server  # noqa: E402, F401  (pages with websockets)
 from tests.browser import browser, page, screenshot, sign_in  # noqa: E402, F401  (fixtures for page tests)

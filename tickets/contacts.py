@@ -49,6 +49,20 @@ class ResolvedContact:
     created: bool
 
 
+def contact_identifier_matches(
+    identifier: ContactIdentifier, *, channel: CustomChannel, kind: str, value: str
+) -> bool:
+    """Whether ``identifier`` is the row ``contact_resolve`` would find for a normalised
+    ``kind``/``value`` on ``channel``: the same address (opaque ids only on their channel).
+    Identifiers are unique per address, so a match means ``contact_resolve`` has nothing to do:
+    a caller that already holds the row (a thread's identifier) skips the lookup."""
+    if identifier.kind != kind or identifier.value != value:
+        return False
+    if kind == ContactIdentifier.Kind.OPAQUE:
+        return identifier.channel_id == channel.pk
+    return identifier.channel_id is None
+
+
 def _identifiers(kind: str, value: str, channel: CustomChannel) -> QuerySet[ContactIdentifier]:
     identifiers = ContactIdentifier.objects.select_related("contact").filter(kind=kind, value=value)
     if kind == ContactIdentifier.Kind.OPAQUE:
@@ -73,8 +87,11 @@ def contact_resolve(
     committed row). Must run inside a transaction.
     """
     identifiers = _identifiers(kind, value, channel)
-    existing = identifiers.first()
-    if existing is not None:
+    try:  # unique per address: ``get`` needs no ORDER BY
+        existing = identifiers.get()
+    except ContactIdentifier.DoesNotExist:
+        pass
+    else:
         return ResolvedContact(contact=existing.contact, identifier=existing, created=False)
     try:
         with transaction.atomic():

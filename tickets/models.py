@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 
 class Inbox(models.Model):
@@ -156,6 +157,15 @@ class PipelineStatus(models.Model):
         return f"{self.pipeline.name}: {self.name}" if self.pipeline_id else self.name
 
 
+def ticket_activity() -> Coalesce:
+    """A ticket's place in the inbox: its last message, or its creation before any message.
+
+    Never NULL, so the lists' cursor is a plain (activity, id) pair; the same expression is in
+    the ticket indexes, which PostgreSQL matches only when a query repeats it exactly.
+    """
+    return Coalesce(F("last_message_at"), F("created_at"))
+
+
 class Ticket(models.Model):
     name = models.CharField(max_length=300)
     pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="tickets")
@@ -192,7 +202,22 @@ class Ticket(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["state", "owner", "-last_message_at"]),
+            # The inbox lists (tickets.inbox): newest activity first, then id, as the cursor.
+            # "Unassigned" and "Assigned to me" filter on (state, owner); "All open", "Closed"
+            # on state; search and custom views walk the whole activity order.
+            models.Index(
+                F("state"),
+                F("owner"),
+                ticket_activity().desc(),
+                F("id").desc(),
+                name="ticket_inbox_owner_idx",
+            ),
+            models.Index(
+                F("state"), ticket_activity().desc(), F("id").desc(), name="ticket_inbox_state_idx"
+            ),
+            models.Index(
+                ticket_activity().desc(), F("id").desc(), name="ticket_inbox_activity_idx"
+            ),
             models.Index(fields=["contact", "-created_at"]),
         ]
 
@@ -288,6 +313,9 @@ class Message(models.Model):
     direction = models.CharField(max_length=10, choices=MessageDirection.choices)
     text = models.TextField(blank=True, default="")
     rich_text = models.TextField(blank=True, default="")
+    # What the medium adds: a logged call's ``{"durationSeconds", "outcome"}``, an email's
+    # ``{"subject"}``. Custom-channel messages have none (the API never shows this).
+    details = models.JSONField(default=dict, blank=True)
     senders = models.JSONField(default=list)
     recipients = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
@@ -422,3 +450,95 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Idempotency-Key of app {self.app_id} → message {self.message_id}"
+
+
+class LiveEvent(models.Model):
+    """One change the reps' open inboxes show without a reload (I8), or one rep's notification.
+
+    The id is the event's sequence number: it only grows (SQLite's AUTOINCREMENT, PostgreSQL's
+    sequence), so a page that reconnects asks for the events after the last one it saw
+    (``tickets.live``, ``/inbox/live/events/?after=``). ``user_id`` None is for every signed-in
+    rep; a notification's event names its one rep. Ticket, message, owner and user are plain
+    ids, not foreign keys: an event is a log line and its insert takes no lock on the rows it
+    names. Old events are pruned by the periodic ``tickets.live_events_prune`` task
+    (``LIVE_EVENT_RETENTION_SECONDS``, a day by default): a page away longer reloads anyway.
+    """
+
+    class Kind(models.TextChoices):
+        TICKET_CREATED = "ticket.created", "Ticket created"
+        MESSAGE_CREATED = "message.created", "Message created"
+        TICKET_ASSIGNED = "ticket.assigned", "Ticket assigned"
+        TICKET_STATUS_CHANGED = "ticket.status_changed", "Ticket status changed"
+        MESSAGE_STATUS_CHANGED = "message.status_changed", "Delivery status changed"
+        NOTIFICATION_CREATED = "notification.created", "Notification created"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    ticket_id = models.BigIntegerField(null=True, blank=True)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        # A freshly loaded page asks for the events since it was rendered; pruning by age.
+        indexes = [models.Index(fields=["created_at"], name="live_event_created_at")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} ticket {self.ticket_id}"
+
+
+class SavedView(models.Model):
+    """A custom inbox view (SPEC I1): a search's filters saved under a name.
+
+    Private views are seen by their owner only; shared views by every rep, and only the owner
+    changes or deletes them. ``filters`` holds what ``tickets.inbox_filters.inbox_filters_clean``
+    accepts (``q``, ``channel``, ``account``, ``status``, ``owner``, ``priority``, ``from``,
+    ``to``); the services validate it before storing.
+    """
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    shared = models.BooleanField(default=False)
+    filters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_unique_name")
+        ]
+        indexes = [models.Index(fields=["shared", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketChange(models.Model):
+    """One change of a ticket's property, for the history on the ticket page.
+
+    Written by the services that change them (``ticket_update``, ``ticket_set_status``);
+    ``old_value`` and ``new_value`` are what people read (a status's name, not its id), kept as
+    they were, so renaming a status later does not rewrite history. ``by`` is None for changes
+    nobody made by hand. Ownership is in ``routing.AssignmentDecision`` (with its explanation).
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="changes")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    field = models.CharField(max_length=30)
+    old_value = models.CharField(max_length=300, blank=True, default="")
+    new_value = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["ticket", "-id"])]
+
+    def __str__(self) -> str:
+        return f"Ticket {self.ticket_id}: {self.field} {self.old_value!r} → {self.new_value!r}"

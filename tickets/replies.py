@@ -8,6 +8,7 @@ app even if the process dies right after commit (``channels_app.deliveries``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,10 +19,13 @@ from channels_app.api.message_serializers import message_to_api
 from channels_app.deliveries import event_enqueue
 from channels_app.models import Delivery
 from helpdesk.api_errors import ApiError
+from routing.ownership import assignment_record_reply
 from tickets.files import PlannedAttachment, file_usage_type_infer, outgoing_attachment_problems
+from tickets.live import live_event_publish
 from tickets.models import (
     Attachment,
     File,
+    LiveEvent,
     Message,
     MessageDirection,
     MessageStatus,
@@ -89,8 +93,35 @@ def _attachments(files: Sequence[File], capabilities: dict[str, Any]) -> list[Pl
     ]
     problems = outgoing_attachment_problems(capabilities, planned)
     if problems:
-        raise ReplyRefused(problems[0]["message"], errors=problems)
+        raise ReplyRefused(attachment_problem_sentence(problems[0], files), errors=problems)
     return planned
+
+
+def attachment_problem_sentence(problem: dict[str, str], files: Sequence[File]) -> str:
+    """A problem of ``outgoing_attachment_problems`` as a sentence naming the file, for reps:
+    "photo.png is larger than this channel's limit of 1000 bytes."."""
+    path = problem.get("in", "")
+    message = problem.get("message", "is not accepted")
+    if path.startswith("attachments[") and "]" in path:
+        index = path[len("attachments[") : path.index("]")]
+        if index.isdigit() and int(index) < len(files):
+            return f"{files[int(index)].name}: {message}."
+    return f"Attachments: {message}."
+
+
+def ticket_replied(*, ticket: Ticket, author: AbstractBaseUser, now: datetime) -> None:
+    """What any reply does to its ticket (locked by the caller): it moves up the inbox, and an
+    unassigned ticket becomes the author's, recorded as a manual assignment."""
+    ticket.last_message_at = now
+    update_fields = ["last_message_at", "updated_at"]
+    taken = ticket.owner_id is None
+    if taken:
+        ticket.owner_id = author.pk
+        ticket.assigned_at = now
+        update_fields += ["owner", "assigned_at"]
+    ticket.save(update_fields=update_fields)
+    if taken:
+        assignment_record_reply(ticket=ticket, author=author)
 
 
 @transaction.atomic
@@ -167,13 +198,7 @@ def reply_send(
         )
         for position, item in enumerate(planned)
     )
-    ticket.last_message_at = now
-    update_fields = ["last_message_at", "updated_at"]
-    if ticket.owner_id is None:
-        ticket.owner_id = author.pk
-        ticket.assigned_at = now
-        update_fields += ["owner", "assigned_at"]
-    ticket.save(update_fields=update_fields)
+    ticket_replied(ticket=ticket, author=author, now=now)
 
     event_enqueue(
         channel=channel,
@@ -188,5 +213,11 @@ def reply_send(
         },
         channel_account_id=account.pk,
         message_id=message.pk,
+    )
+    live_event_publish(
+        kind=LiveEvent.Kind.MESSAGE_CREATED,
+        ticket=ticket,
+        message=message,
+        data={"direction": message.direction, "medium": message.medium},
     )
     return message

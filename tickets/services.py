@@ -3,11 +3,14 @@
 ``message_publish_inbound`` is everything that happens when an app posts a message (DESIGN.md,
 flow 1); read it top to bottom. ``message_status_update`` records what the app says about a
 message it delivered; ``ticket_set_status`` moves a ticket between statuses (closing it closes
-its thread); ``file_create`` stores an upload.
+its thread); ``ticket_update`` changes a ticket's properties from the ticket page, keeping their
+history; ``file_create`` stores an upload.
 """
 
 from __future__ import annotations
 
+import enum
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +19,7 @@ from typing import Any
 import nh3
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from channels_app.models import App, ChannelAccount, CustomChannel
@@ -25,25 +28,31 @@ from helpdesk.on_commit import after_commit
 from routing.models import RoutingRule
 from routing.notifications import notification_create_for_message  # routing: I9
 from routing.services import backlog_drain_schedule, ticket_route  # routing: R2 backlog
-from tickets.contacts import contact_resolve
+from tickets.contacts import contact_identifier_matches, contact_resolve
 from tickets.files import (
     PlannedAttachment,
     attachments_plan,
     content_type_sniff_file,
     file_name_clean,
 )
+from tickets.live import live_event_publish, live_message_statuses_publish
 from tickets.models import (
     Attachment,
     Contact,
     ContactIdentifier,
     File,
     IdempotencyRecord,
+    LiveEvent,
     Message,
     MessageDirection,
     MessageStatus,
+    Pipeline,
     PipelineStatus,
     Thread,
     Ticket,
+    TicketCategory,
+    TicketChange,
+    TicketPriority,
     TicketState,
 )
 
@@ -123,10 +132,12 @@ def message_publish_inbound(
             ],
         )
 
+    idempotent = integration_idempotency_id is not None or bool(idempotency_key)
     try:
-        # A savepoint: losing an idempotency race rolls back only this attempt, after which the
-        # winner's committed rows are visible to the next statement (READ COMMITTED).
-        with transaction.atomic():
+        # A savepoint for an idempotent request: losing its race rolls back only this attempt,
+        # after which the winner's committed rows are visible to the next statement (READ
+        # COMMITTED). Any other request has no race to lose here: it needs none.
+        with transaction.atomic(savepoint=idempotent):
             message, ticket_created = _publish_write(
                 app=app,
                 channel=channel,
@@ -162,8 +173,9 @@ def message_publish_inbound(
 
 
 def message_published_after_commit(*, message_id: int, ticket_created: bool) -> None:
-    """After a message is committed: live events to the inbox and notifications go here (their
-    issues add them, as Celery tasks taking ``message_id``). Nothing leaves yet."""
+    """After a message is committed: work that reads it (Celery tasks taking ``message_id``)
+    goes here. Nothing leaves yet. (Live events are stored with the message and pushed after
+    commit by ``tickets.live``; notifications are written with it by routing.)"""
 
 
 def _publish_write(
@@ -186,23 +198,13 @@ def _publish_write(
     idempotency_key: str | None,
     request_hash: str,
 ) -> tuple[Message, bool]:
-    # 2. The contact: the identifier of the other side of the conversation.
-    identifier = participant["deliveryIdentifier"]
-    resolved = contact_resolve(
-        channel=channel,
-        kind=identifier["type"],
-        value=identifier["value"],
-        name=str(participant.get("name") or ""),
-        contact=associated,
-    )
-    contact = associated or resolved.contact
-
-    # 3. The thread (and, for a new one, its ticket).
-    thread, ticket_created = _thread_for_message(
+    # 2. The contact (the identifier of the other side of the conversation) and 3. the thread
+    # (and, for a new one, its ticket).
+    contact, thread, ticket_created = _conversation_for_message(
         channel=channel,
         account=account,
-        contact=contact,
-        identifier=resolved.identifier,
+        participant=participant,
+        associated=associated,
         integration_thread_id=integration_thread_id,
         timestamp=timestamp,
     )
@@ -259,6 +261,13 @@ def _publish_write(
         for position, item in enumerate(planned)
     )
     attachments_cache_set(message, attachments)
+    # Live (I8): open inboxes show the new ticket (with this first message) or the new message.
+    live_event_publish(
+        kind=LiveEvent.Kind.TICKET_CREATED if ticket_created else LiveEvent.Kind.MESSAGE_CREATED,
+        ticket=ticket,
+        message=message,
+        data={"direction": direction, "medium": message.medium},
+    )
 
     # 5. A new ticket goes to the account's routing rule; an existing one moves up the inbox.
     if ticket_created:
@@ -415,77 +424,162 @@ def rich_text_clean(html: str, capabilities: dict[str, Any]) -> str:
 # --- Threads and tickets --------------------------------------------------------------------
 
 
-def _threading_key(
-    channel: CustomChannel, identifier: ContactIdentifier, integration_thread_id: str | None
-) -> str | None:
-    if channel.threading_model == "DELIVERY_IDENTIFIER":
-        return f"d:{identifier.pk}"
-    return f"t:{integration_thread_id}" if integration_thread_id else None
-
-
 def _open_thread_locked(account: ChannelAccount, key: str) -> Thread | None:
-    return (
-        Thread.objects.select_for_update(of=("self",))
-        .select_related("ticket")
-        .filter(channel_account=account, threading_key=key, is_open=True)
-        .first()
+    """The open thread holding ``key``, locked, with its ticket and its contact identifier (and
+    that identifier's contact: a follow-up from the same address needs nothing else). At most
+    one open thread holds a key (a unique constraint): ``get``, without ``first()``'s ORDER BY."""
+    try:
+        return (
+            Thread.objects.select_for_update(of=("self",))
+            .select_related("ticket", "contact_identifier__contact")
+            .get(channel_account=account, threading_key=key, is_open=True)
+        )
+    except Thread.DoesNotExist:
+        return None
+
+
+def _open_thread_reusable(account: ChannelAccount, key: str) -> Thread | None:
+    """The open thread holding ``key``, locked, unless its ticket is closed: a thread whose
+    ticket is closed is never reused. Such a thread was left open by a writer that closed its
+    ticket; it is closed now, so the key is free for the new thread."""
+    thread = _open_thread_locked(account, key)
+    if thread is not None and thread.ticket.state == TicketState.CLOSED:
+        Thread.objects.filter(pk=thread.pk).update(is_open=False)
+        return None
+    return thread
+
+
+def _open_thread_or_creation_lock(account: ChannelAccount, key: str) -> Thread | None:
+    """The reusable open thread of ``key`` (``_open_thread_reusable``), or None: the caller
+    then creates it, holding the key's creation lock on PostgreSQL.
+
+    The creation lock is an advisory lock until commit: the first message of a conversation
+    takes it at once (``pg_try_advisory_xact_lock``); a concurrent first message of the same
+    conversation queues for it and then finds the thread the first one created, instead of
+    writing a contact, ticket and thread that the unique constraint would throw away. (SQLite
+    runs one writing transaction at a time: nothing to queue for.)
+    """
+    thread = _open_thread_reusable(account, key)
+    if thread is not None or connection.vendor != "postgresql":
+        return thread
+    lock_id = int.from_bytes(
+        hashlib.blake2b(f"thread:{account.pk}:{key}".encode(), digest_size=8).digest(),
+        "big",
+        signed=True,
     )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+        if cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+    return _open_thread_reusable(account, key)
 
 
-def _thread_for_message(
+def _conversation_for_message(
     *,
     channel: CustomChannel,
     account: ChannelAccount,
-    contact: Contact,
-    identifier: ContactIdentifier,
+    participant: dict[str, Any],
+    associated: Contact | None,
     integration_thread_id: str | None,
     timestamp: datetime,
-) -> tuple[Thread, bool]:
-    """The open thread of this conversation, locked; or a new thread with a new ticket.
+) -> tuple[Contact, Thread, bool]:
+    """The contact at the other end and the open thread of the conversation, locked; or a new
+    thread with a new ticket (then ``True``).
 
-    A thread whose ticket is closed is never reused. Race-safe: two first messages of one
-    conversation both try to insert; the partial unique constraint lets one win and the other
-    rolls back its savepoint and locks the winner's thread.
+    The contact is the one reached at the participant's identifier (``contact_resolve``), or
+    ``associated``. DELIVERY_IDENTIFIER threads are keyed by that identifier, so it is resolved
+    first. INTEGRATION_THREAD_ID threads are keyed by the app's thread id, so the thread comes
+    first, and a follow-up from the address that started the thread takes the identifier and
+    its contact from the thread's row, with no lookup of its own.
+
+    Race-safe: concurrent first messages of one conversation queue for its creation lock
+    (``_open_thread_or_creation_lock``); should two still insert, the partial unique constraint
+    lets one win and the other rolls back its savepoint and locks the winner's thread. By
+    thread id, the savepoint holds the contact written for the attempt too, so a request never
+    waits for a thread while holding a contact row it inserted: together with "the thread
+    before the contact" for threads that exist, two requests never wait for each other.
     """
-    key = _threading_key(channel, identifier, integration_thread_id)
-    if key is not None:
-        thread = _open_thread_locked(account, key)
+    identifier = participant["deliveryIdentifier"]
+
+    def resolve() -> tuple[Contact, ContactIdentifier]:
+        resolved = contact_resolve(
+            channel=channel,
+            kind=identifier["type"],
+            value=identifier["value"],
+            name=str(participant.get("name") or ""),
+            contact=associated,
+        )
+        return associated or resolved.contact, resolved.identifier
+
+    def create(contact: Contact, contact_identifier: ContactIdentifier, key: str | None) -> Thread:
+        ticket = _ticket_create(
+            channel=channel, account=account, contact=contact, timestamp=timestamp
+        )
+        return Thread.objects.create(
+            ticket=ticket,
+            channel_account=account,
+            contact=contact,
+            contact_identifier=contact_identifier,
+            integration_thread_id=integration_thread_id,
+            threading_key=key,
+        )
+
+    if channel.threading_model == "DELIVERY_IDENTIFIER":
+        contact, contact_identifier = resolve()
+        key = f"d:{contact_identifier.pk}"
+        thread = _open_thread_or_creation_lock(account, key)
         if thread is not None:
-            if thread.ticket.state != TicketState.CLOSED:
-                return thread, False
-            # The ticket was closed by a writer that left its thread open: close it now, so
-            # the key is free for the new thread.
-            Thread.objects.filter(pk=thread.pk).update(is_open=False)
-    try:
-        with transaction.atomic():
-            ticket = _ticket_create(
-                channel=channel, account=account, contact=contact, timestamp=timestamp
-            )
-            thread = Thread.objects.create(
-                ticket=ticket,
-                channel_account=account,
-                contact=contact,
-                contact_identifier=identifier,
-                integration_thread_id=integration_thread_id,
-                threading_key=key,
-            )
-    except IntegrityError:
-        winner = _open_thread_locked(account, key) if key is not None else None
-        if winner is None:
-            raise
-        return winner, False
-    return thread, True
+            return contact, thread, False
+        try:
+            with transaction.atomic():
+                return contact, create(contact, contact_identifier, key), True
+        except IntegrityError:
+            winner = _open_thread_locked(account, key)
+            if winner is None:
+                raise
+            return contact, winner, False
+
+    if not integration_thread_id:
+        # Every message starts its own thread: no key, nothing to race on.
+        contact, contact_identifier = resolve()
+        return contact, create(contact, contact_identifier, None), True
+
+    key = f"t:{integration_thread_id}"
+    thread = _open_thread_or_creation_lock(account, key)
+    if thread is None:
+        try:
+            with transaction.atomic():
+                contact, contact_identifier = resolve()
+                return contact, create(contact, contact_identifier, key), True
+        except IntegrityError:
+            thread = _open_thread_locked(account, key)
+            if thread is None:
+                raise
+    known = thread.contact_identifier
+    if (
+        associated is None
+        and known is not None
+        and contact_identifier_matches(
+            known, channel=channel, kind=identifier["type"], value=identifier["value"]
+        )
+    ):
+        return known.contact, thread, False
+    contact, _ = resolve()
+    return contact, thread, False
 
 
 def _ticket_create(
     *, channel: CustomChannel, account: ChannelAccount, contact: Contact, timestamp: datetime
 ) -> Ticket:
     """A ticket with the properties of the account's routing rule (defaults without one)."""
-    rule = (
-        RoutingRule.objects.select_related("pipeline", "starting_status__pipeline")
-        .filter(channel_account=account)
-        .first()
-    )
+    rule: RoutingRule | None
+    try:  # one rule per account: ``get`` needs no ORDER BY
+        rule = RoutingRule.objects.select_related("pipeline", "starting_status__pipeline").get(
+            channel_account=account
+        )
+    except RoutingRule.DoesNotExist:
+        rule = None
     status = _starting_status(rule)
     pipeline = status.pipeline
     template = rule.name_template if rule else RoutingRule.DEFAULT_NAME_TEMPLATE
@@ -539,10 +633,11 @@ def ticket_name_render(template: str, *, contact: str, channel: str, account: st
 
 
 @transaction.atomic
-def ticket_set_status(*, ticket: Ticket, status: PipelineStatus) -> Ticket:
+def ticket_set_status(*, ticket: Ticket, status: PipelineStatus, by: Any = None) -> Ticket:
     """Moves a ticket to a status of its pipeline; a closed state closes its thread, so the
     contact's next message starts a new ticket. Reopening reopens the thread unless a newer
-    open thread took over its conversation.
+    open thread took over its conversation. A change is kept in the ticket's history
+    (``TicketChange``, made ``by`` a user or, with None, by nobody in particular).
 
     Locks the thread, then the ticket (the order ``message_publish_inbound`` uses).
     Raises ``ApiError`` for a status of another pipeline or a missing required property.
@@ -565,6 +660,20 @@ def ticket_set_status(*, ticket: Ticket, status: PipelineStatus) -> Ticket:
             errors=[_error(name, "is required by this status", "REQUIRED") for name in missing],
         )
     closing = status.state == TicketState.CLOSED
+    status_changed = ticket.status_id != status.pk
+    if status_changed:
+        previous_name = (
+            PipelineStatus.objects.filter(pk=ticket.status_id)
+            .values_list("name", flat=True)
+            .first()
+        )
+        TicketChange.objects.create(
+            ticket=ticket,
+            by=by,
+            field="status",
+            old_value=previous_name or "",
+            new_value=status.name,
+        )
     # Routing (R2): closing an open ticket frees its owner's capacity; drain after commit.
     if closing and ticket.state != TicketState.CLOSED and ticket.owner_id is not None:
         backlog_drain_schedule(user_id=ticket.owner_id)
@@ -572,6 +681,12 @@ def ticket_set_status(*, ticket: Ticket, status: PipelineStatus) -> Ticket:
     ticket.state = status.state
     ticket.closed_at = (ticket.closed_at or timezone.now()) if closing else None
     ticket.save(update_fields=["status", "state", "closed_at", "updated_at"])
+    if status_changed:
+        live_event_publish(
+            kind=LiveEvent.Kind.TICKET_STATUS_CHANGED,
+            ticket=ticket,
+            data={"statusId": status.pk, "status": status.name, "state": status.state},
+        )
     if thread is not None and thread.is_open == closing:
         try:
             with transaction.atomic():
@@ -599,6 +714,7 @@ def message_status_update(
         raise Conflict("Only OUTGOING messages have a delivery status; this one is INCOMING.")
     if status_type is None:
         return message
+    previous = (message.status, message.failure_reason)
     message.status = status_type
     if status_type == MessageStatus.FAILED:
         if error_message is not None:
@@ -606,13 +722,14 @@ def message_status_update(
     else:
         message.failure_reason = ""
     message.save(update_fields=["status", "failure_reason", "updated_at"])
-    after_commit(message_status_updated_after_commit, message_id=message.pk)
+    if (message.status, message.failure_reason) != previous:
+        # Live (I8): the delivery status changes next to the reply in open conversations.
+        live_message_statuses_publish(
+            changed=[(message.pk, message.ticket_id)],
+            status=message.status,
+            failure_reason=message.failure_reason,
+        )
     return message
-
-
-def message_status_updated_after_commit(*, message_id: int) -> None:
-    """After a status change is committed: the live event showing it next to the reply goes
-    here (added with the inbox's live updates). Nothing leaves yet."""
 
 
 # --- Files ----------------------------------------------------------------------------------
@@ -647,3 +764,169 @@ def file_create(
         file.file.delete(save=False)
         raise
     return file
+
+
+# --- Ticket properties (the ticket page) ----------------------------------------------------
+
+
+class _Unchanged(enum.Enum):
+    VALUE = "unchanged"
+
+
+# ``ticket_update(owner=UNCHANGED)`` leaves the owner; ``owner=None`` unassigns.
+UNCHANGED = _Unchanged.VALUE
+
+
+class TicketUpdateRefused(ApiError):
+    """Some property values are invalid; ``errors`` name each field (``in``) and why (400)."""
+
+
+def ticket_lock(ticket: Ticket) -> Ticket:
+    """Locks everything a change of the ticket may touch, in the one order every writer uses:
+    its routing backlog row, its thread, then the ticket (``routing.services`` locks a backlog
+    row before its ticket; ``message_publish_inbound`` a thread before its ticket). Returns
+    the locked ticket, re-read. Call inside a transaction."""
+    from routing.models import WaitingTicket
+
+    WaitingTicket.objects.select_for_update().filter(ticket_id=ticket.pk).first()
+    Thread.objects.select_for_update().filter(ticket_id=ticket.pk).first()
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def ticket_required_properties_missing(
+    *, ticket: Ticket, status: PipelineStatus, values: dict[str, Any] | None = None
+) -> list[str]:
+    """The properties ``status`` requires that the ticket lacks, counting ``values`` (what is
+    about to be set: ``{"priority": "HIGH", "owner": <user>}``) over the ticket's own."""
+    values = values or {}
+    missing = []
+    for name in status.required_properties or []:
+        if name not in PipelineStatus.REQUIRABLE_PROPERTIES:
+            continue
+        if name in values:
+            present = bool(values[name])
+        elif name == "owner":
+            present = ticket.owner_id is not None
+        else:
+            present = bool(getattr(ticket, name, None))
+        if not present:
+            missing.append(name)
+    return missing
+
+
+def _display(value: Any, choices: Any = None) -> str:
+    if value in (None, ""):
+        return ""
+    if choices is not None:
+        return str(dict(choices).get(value, value))
+    return str(value)
+
+
+@transaction.atomic
+def ticket_update(
+    *,
+    ticket: Ticket,
+    by: Any,
+    name: str | None = None,
+    pipeline: Pipeline | None = None,
+    status: PipelineStatus | None = None,
+    priority: str | None = None,
+    category: str | None = None,
+    owner: Any = UNCHANGED,
+) -> Ticket:
+    """Changes a ticket's properties from the ticket page; ``None`` (``UNCHANGED`` for the
+    owner) leaves a property as it is, ``""`` clears a priority or category.
+
+    Every value is checked before anything is written, and all problems are raised at once as
+    ``TicketUpdateRefused`` with the field of each: an empty or long name, an unknown priority
+    or category, a status outside the (new) pipeline, a property the new status requires
+    (counting the values being set), a deactivated owner. Locks with ``ticket_lock``. Each
+    change is kept as a ``TicketChange`` by ``by``; the owner goes through
+    ``routing.ownership.ticket_owner_set`` (decision, notification), the status through
+    ``ticket_set_status`` (closing the thread).
+    """
+    from routing.ownership import OwnerRefused, ticket_owner_set
+
+    errors: list[dict[str, str]] = []
+    if name is not None:
+        name = name.strip()
+        if not name:
+            errors.append(_error("name", "is required", "REQUIRED"))
+        elif len(name) > TICKET_NAME_MAX_LENGTH:
+            errors.append(
+                _error("name", f"must be at most {TICKET_NAME_MAX_LENGTH} characters", "TOO_LONG")
+            )
+    if priority is not None and priority not in ("", *TicketPriority.values):
+        errors.append(_error("priority", "is not a priority", "INVALID_ENUM"))
+    if category is not None and category not in ("", *TicketCategory.values):
+        errors.append(_error("category", "is not a category", "INVALID_ENUM"))
+    target_pipeline_id = pipeline.pk if pipeline is not None else ticket.pipeline_id
+    if pipeline is not None and pipeline.pk != ticket.pipeline_id and status is None:
+        errors.append(_error("status", "choose a status of the new pipeline", "REQUIRED"))
+    if status is not None and status.pipeline_id != target_pipeline_id:
+        errors.append(_error("status", "is not a status of the ticket's pipeline", "INVALID_ENUM"))
+    if owner is not UNCHANGED and owner is not None and not owner.is_active:
+        errors.append(_error("owner", "is deactivated and cannot own tickets", "INVALID_ENUM"))
+    if status is not None and status.pk != ticket.status_id and not errors:
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if priority is not None:
+            values["priority"] = priority
+        if category is not None:
+            values["category"] = category
+        if owner is not UNCHANGED:
+            values["owner"] = owner
+        for missing in ticket_required_properties_missing(
+            ticket=ticket, status=status, values=values
+        ):
+            errors.append(_error(missing, f"is required by the status {status.name}", "REQUIRED"))
+    if errors:
+        raise TicketUpdateRefused(
+            f"The ticket was not saved: {errors[0]['in']} {errors[0]['message']}.", errors=errors
+        )
+
+    locked = ticket_lock(ticket)
+    changes: list[TicketChange] = []
+    fields: list[str] = []
+
+    def change(field: str, new: Any, old: Any, choices: Any = None) -> None:
+        if new is None or new == old:
+            return
+        changes.append(
+            TicketChange(
+                ticket=locked,
+                by=by,
+                field=field,
+                old_value=_display(old, choices)[:300],
+                new_value=_display(new, choices)[:300],
+            )
+        )
+        fields.append(field)
+
+    change("name", name, locked.name)
+    change("priority", priority, locked.priority, TicketPriority.choices)
+    change("category", category, locked.category, TicketCategory.choices)
+    if pipeline is not None and pipeline.pk != locked.pipeline_id:
+        old_pipeline = Pipeline.objects.filter(pk=locked.pipeline_id).first()
+        change("pipeline", pipeline.name, old_pipeline.name if old_pipeline else "")
+        locked.pipeline = pipeline
+    if name is not None:
+        locked.name = name
+    if priority is not None:
+        locked.priority = priority
+    if category is not None:
+        locked.category = category
+    if fields:
+        TicketChange.objects.bulk_create(changes)
+        locked.save(update_fields=[*fields, "updated_at"])
+    if owner is not UNCHANGED:
+        try:
+            locked = ticket_owner_set(ticket=locked, owner=owner, by=by)
+        except OwnerRefused as refused:
+            raise TicketUpdateRefused(
+                str(refused), errors=[_error("owner", str(refused), "INVALID_ENUM")]
+            ) from refused
+    if status is not None and status.pk != locked.status_id:
+        locked = ticket_set_status(ticket=locked, status=status, by=by)
+    return locked

@@ -4,6 +4,10 @@ Used by the message endpoints and by the webhook payloads (``OUTGOING_CHANNEL_ME
 so it takes plain ``Message`` rows: ``messages_to_api`` fetches the attachments of many messages
 in one query; ``message_to_api`` renders one. Stored participants are
 ``{actorId?, name?, deliveryIdentifier: {type, value}}`` and are returned as stored.
+
+``MessageOutputSerializer`` is the object's schema (OpenAPI); ``message_body`` renders it by
+hand, as that serializer would, without building a serializer per message: publishing renders
+one message per request (``tests/channels_app/test_message_rendering.py`` holds the two equal).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from helpdesk.api_fields import IdField, TimestampField
+from helpdesk.api_fields import IdField, TimestampField, format_timestamp
 from tickets.files import file_url
 from tickets.models import Attachment, Message, MessageStatus
 from tickets.selectors import attachments_prefetch
@@ -73,7 +77,8 @@ class StatusOutputSerializer(serializers.Serializer):
 
 
 class MessageOutputSerializer(serializers.Serializer):
-    """The message object. Its attachments should be prefetched (``attachments_prefetch``)."""
+    """The message object, as documented; ``message_body`` renders it. Its attachments should
+    be prefetched (``attachments_prefetch``)."""
 
     id = IdField(source="pk")
     type = serializers.SerializerMethodField()
@@ -111,19 +116,27 @@ class MessageOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(ClientOutputSerializer)
     def get_client(self, message: Message) -> dict[str, Any]:
-        client: dict[str, Any] = {"clientType": message.client_type}
-        if message.client_type == Message.ClientType.INTEGRATION and message.app_id:
-            client["integrationAppId"] = message.app_id
-        return client
+        return _client_to_api(message)
 
     @extend_schema_field(StatusOutputSerializer)
     def get_status(self, message: Message) -> dict[str, Any]:
-        status: dict[str, Any] = {
-            "statusType": str(API_STATUS_TYPES.get(message.status, message.status))  # type: ignore[call-overload]
-        }
-        if message.status == MessageStatus.FAILED:
-            status["failureDetails"] = {"errorMessage": message.failure_reason}
-        return status
+        return _status_to_api(message)
+
+
+def _client_to_api(message: Message) -> dict[str, Any]:
+    client: dict[str, Any] = {"clientType": message.client_type}
+    if message.client_type == Message.ClientType.INTEGRATION and message.app_id:
+        client["integrationAppId"] = message.app_id
+    return client
+
+
+def _status_to_api(message: Message) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "statusType": str(API_STATUS_TYPES.get(message.status, message.status))  # type: ignore[call-overload]
+    }
+    if message.status == MessageStatus.FAILED:
+        status["failureDetails"] = {"errorMessage": message.failure_reason}
+    return status
 
 
 def attachment_to_api(attachment: Attachment) -> dict[str, Any]:
@@ -141,6 +154,64 @@ def attachment_to_api(attachment: Attachment) -> dict[str, Any]:
     return body
 
 
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _participants_to_api(participants: Any) -> list[dict[str, Any]] | None:
+    """Stored participants as ``ParticipantOutputSerializer`` renders them: the keys it knows,
+    those present only."""
+    if participants is None:
+        return None
+    rendered = []
+    for participant in participants:
+        body: dict[str, Any] = {}
+        if "actorId" in participant:
+            body["actorId"] = _text(participant["actorId"])
+        if "name" in participant:
+            body["name"] = _text(participant["name"])
+        if "deliveryIdentifier" in participant:
+            identifier = participant["deliveryIdentifier"]
+            body["deliveryIdentifier"] = (
+                None
+                if identifier is None
+                else {"type": identifier["type"], "value": _text(identifier["value"])}
+            )
+        rendered.append(body)
+    return rendered
+
+
+def message_body(message: Message) -> dict[str, Any]:
+    """The message object of ``MessageOutputSerializer``, field for field, in its order.
+    Reads ``message.attachments.all()``: prefetch them (``messages_to_api`` does)."""
+    return {
+        "id": _id(message.pk),
+        "type": "MESSAGE",
+        "conversationsThreadId": _id(message.thread_id),
+        "channelId": _id(message.channel_id),
+        "channelAccountId": _id(message.channel_account_id),
+        "direction": _text(message.direction),
+        "text": _text(message.text),
+        "richText": _text(message.rich_text),
+        "attachments": [attachment_to_api(attachment) for attachment in message.attachments.all()],
+        "senders": _participants_to_api(message.senders),
+        "recipients": _participants_to_api(message.recipients),
+        "inReplyToId": _id(message.in_reply_to_id),
+        "createdAt": format_timestamp(message.created_at),
+        "updatedAt": format_timestamp(message.updated_at),
+        "createdBy": _text(message.created_by),
+        "client": _client_to_api(message),
+        "status": _status_to_api(message),
+        "archived": False,
+        "truncationStatus": "NOT_TRUNCATED",
+        "ticketId": _id(message.ticket_id),
+    }
+
+
 def messages_to_api(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """Message objects for many messages, fetching their attachments and files in one query."""
     unfetched = [
@@ -150,7 +221,7 @@ def messages_to_api(messages: Sequence[Message]) -> list[dict[str, Any]]:
     ]
     if unfetched:
         prefetch_related_objects(unfetched, attachments_prefetch())
-    return [dict(MessageOutputSerializer(message).data) for message in messages]
+    return [message_body(message) for message in messages]
 
 
 def message_to_api(message: Message) -> dict[str, Any]:

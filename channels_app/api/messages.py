@@ -12,21 +12,19 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from channels_app.access import (
-    access_channel_account_by_id,
-    access_channel_by_id,
-    request_app,
-)
+from channels_app.access import access_channel_by_id, request_app
 from channels_app.api.message_serializers import (
     DeliveryIdentifierSerializer,
     MessageOutputSerializer,
     message_to_api,
 )
+from channels_app.models import App, ChannelAccount
+from channels_app.selectors import channel_account_get_for_publish
 from helpdesk.api_errors import NotFound, field_error
 from helpdesk.api_fields import TimestampField, parse_id
 from tickets.contacts import IdentifierError, identifier_normalise
@@ -225,12 +223,16 @@ class MessagePublishApi(APIView):
     )
     def post(self, request: Request, channel_id: str, **kwargs: Any) -> Response:
         app = request_app(request)
-        channel = access_channel_by_id(app, channel_id)
-        key = idempotency_key_from(request)
-        serializer = MessagePublishInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        try:
+            key = idempotency_key_from(request)
+            serializer = MessagePublishInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+        except exceptions.APIException:
+            access_channel_by_id(app, channel_id)  # an unknown channel is 404 before a bad body
+            raise
         data = serializer.validated_data
-        account = access_channel_account_by_id(app, channel, data["channelAccountId"])
+        account = _publish_account(app, channel_id, data["channelAccountId"])
+        channel = account.channel
         result = message_publish_inbound(
             app=app,
             channel=channel,
@@ -253,6 +255,22 @@ class MessagePublishApi(APIView):
         if result.replayed:
             return Response(body, status=200, headers={REPLAY_HEADER: "true"})
         return Response(body, status=201)
+
+
+def _publish_account(app: App, channel_id: str, account_id: str) -> ChannelAccount:
+    """The account to publish on, with its channel, in one query; when there is none, the same
+    404 as ``access_channel_by_id`` then ``access_channel_account_by_id`` would give."""
+    channel_pk = parse_id(channel_id, "channelId")
+    account_pk = parse_id(account_id, "channelAccountId")
+    account = None
+    if channel_pk is not None and account_pk is not None:
+        account = channel_account_get_for_publish(
+            app=app, channel_id=channel_pk, account_id=account_pk
+        )
+    if account is None:
+        access_channel_by_id(app, channel_id)
+        raise NotFound("No channel account with this id.")
+    return account
 
 
 class MessageGetApi(APIView):

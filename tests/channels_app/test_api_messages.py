@@ -7,6 +7,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from routing.models import RoutingRule
@@ -23,6 +24,7 @@ from tests.tickets.factories import (
     upload_id,
     wav_bytes,
 )
+from tickets.live import live_events_push
 from tickets.models import (
     Attachment,
     Contact,
@@ -853,6 +855,40 @@ def test_associate_with_contact_id_overrides_resolution(setup):
     assert follow_up.json()["senders"][0]["actorId"] == f"V-{known.pk}"
 
 
+def test_each_sender_of_one_integration_thread_is_its_own_contact(setup):
+    """A follow-up takes its contact from the thread only when it comes from the address that
+    started the thread; another sender in the same thread is resolved (and created) as usual."""
+    app_client, channel, account = setup
+    ada, bob = sender("+15550100000", name="Ada"), sender("+15550100001", name="Bob")
+    first = _post(app_client.client, channel, message_body(account, integrationThreadId="g"))
+    from_bob = _post(
+        app_client.client, channel, message_body(account, integrationThreadId="g", senders=[bob])
+    )
+    from_ada = _post(
+        app_client.client, channel, message_body(account, integrationThreadId="g", senders=[ada])
+    )
+
+    threads = {r.json()["conversationsThreadId"] for r in (first, from_bob, from_ada)}
+    assert len(threads) == 1
+    ada_contact = ContactIdentifier.objects.get(value="+15550100000").contact
+    bob_contact = ContactIdentifier.objects.get(value="+15550100001").contact
+    assert ada_contact != bob_contact
+    assert from_bob.json()["senders"][0]["actorId"] == f"V-{bob_contact.pk}"
+    assert from_ada.json()["senders"][0]["actorId"] == f"V-{ada_contact.pk}"
+    assert Message.objects.get(pk=from_bob.json()["id"]).sender_contact == bob_contact
+    assert Message.objects.get(pk=from_ada.json()["id"]).sender_contact == ada_contact
+
+
+def test_associate_with_contact_id_applies_to_a_follow_up_too(setup):
+    app_client, channel, account = setup
+    body = message_body(account, integrationThreadId="conv")
+    _post(app_client.client, channel, body)
+    known = ContactFactory(name="Known customer")
+    follow_up = _post(app_client.client, channel, {**body, "associateWithContactId": str(known.pk)})
+    assert follow_up.json()["senders"][0]["actorId"] == f"V-{known.pk}"
+    assert Message.objects.get(pk=follow_up.json()["id"]).sender_contact == known
+
+
 # --- Tickets --------------------------------------------------------------------------------
 
 
@@ -931,7 +967,11 @@ def test_side_effects_wait_for_commit_and_a_replay_has_none(
     body = message_body(account, integrationIdempotencyId="m")
     with django_capture_on_commit_callbacks() as callbacks:
         _post(app_client.client, channel, body)
-    assert [callback.func for callback in callbacks] == [message_published_after_commit]
+    # The new ticket's live event (stored in the transaction, pushed after it), then the rest.
+    assert [callback.func for callback in callbacks] == [
+        live_events_push,
+        message_published_after_commit,
+    ]
     with django_capture_on_commit_callbacks() as callbacks:
         _post(app_client.client, channel, body)
     assert callbacks == []
@@ -1024,14 +1064,15 @@ def test_status_update_of_another_apps_message_is_404(outgoing, other_app_client
 
 
 def test_query_count_of_a_publish_that_starts_a_thread(setup, django_assert_num_queries):
-    """A new contact, thread and ticket. Auth 1, channel 1, account 1; in the service's
-    transaction: savepoint, replay check, identifier lookup, savepoint + contact + identifier +
-    release, thread lookup, savepoint + routing rule + starting status + ticket + thread +
-    release, message, the routing decision (rule, insert), release. The response is rendered
-    from what was written: no read-back of the attachments."""
+    """A new contact, thread and ticket. Auth 1, account 1; in the service's transaction:
+    savepoint, replay check, savepoint, thread lookup, savepoint + identifier lookup +
+    savepoint + contact + identifier + release + routing rule + starting status + ticket +
+    thread + release, message, its live event (ticket.created), the routing decision (rule,
+    insert), release x2. The response is rendered from what was written: no read-back of the
+    attachments. On PostgreSQL, the thread's creation lock (taken at once) comes on top."""
     app_client, channel, account = setup
     _post(app_client.client, channel, message_body(account, senders=[sender("+15550100005")]))
-    with django_assert_num_queries(23):
+    with django_assert_num_queries(23 + _CREATION_LOCK):
         response = _post(
             app_client.client,
             channel,
@@ -1040,15 +1081,55 @@ def test_query_count_of_a_publish_that_starts_a_thread(setup, django_assert_num_
     assert response.status_code == 201
 
 
+# The thread's creation lock: one advisory lock on PostgreSQL; none on SQLite.
+_CREATION_LOCK = 1 if connection.vendor == "postgresql" else 0
+
+
+def test_query_count_of_a_publish_that_starts_a_thread_without_idempotency(
+    setup, django_assert_num_queries
+):
+    """The common first message (no idempotency id or key): auth, account; in the service's
+    transaction: savepoint, thread lookup, [creation lock], savepoint + identifier lookup +
+    savepoint + contact + identifier + release + routing rule + starting status + ticket +
+    thread + release, message, its live event, the routing decision (rule, insert), release."""
+    app_client, channel, account = setup
+    _post(app_client.client, channel, message_body(account, senders=[sender("+15550100005")]))
+    with django_assert_num_queries(20 + _CREATION_LOCK):
+        response = _post(app_client.client, channel, message_body(account, integrationThreadId="n"))
+    assert response.status_code == 201
+    assert Thread.objects.get(integration_thread_id="n").contact_identifier.value == (
+        "+15550100000"
+    )
+
+
 def test_query_count_of_a_follow_up_publish(setup, django_assert_num_queries):
-    """Known contact, open thread: auth, channel, account, savepoint, replay check, identifier,
-    thread (locked), message, ticket update, release x2."""
+    """Known contact, open thread: auth, account, savepoint, replay check, savepoint, thread
+    (locked, with its identifier and contact), message, its live event (message.created),
+    ticket update, release x2."""
     app_client, channel, account = setup
     body = message_body(account, integrationThreadId="conv")
     _post(app_client.client, channel, body)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = _post(app_client.client, channel, {**body, "integrationIdempotencyId": "q2"})
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("later", [True, False])
+def test_query_count_of_a_follow_up_publish_without_idempotency(
+    setup, django_assert_num_queries, later
+):
+    """The common follow-up (no idempotency id or key): auth, account; in the service's
+    transaction (a savepoint here, inside the test's): the thread (locked, with its identifier
+    and contact), message, its live event, and the ticket's update when the message is its
+    latest. No replay check, no savepoint of its own, no contact lookup."""
+    app_client, channel, account = setup
+    body = message_body(account, integrationThreadId="conv", timestamp="2026-11-25T10:00:00.000Z")
+    _post(app_client.client, channel, body)
+    timestamp = "2026-11-25T10:05:00.000Z" if later else "2026-11-25T09:55:00.000Z"
+    with django_assert_num_queries(8 if later else 7):
+        response = _post(app_client.client, channel, {**body, "timestamp": timestamp})
+    assert response.status_code == 201
+    assert Message.objects.filter(thread_id=response.json()["conversationsThreadId"]).count() == 2
 
 
 def test_query_count_of_get_message(setup, django_assert_num_queries):
@@ -1072,8 +1153,8 @@ def test_query_count_of_a_publish_with_files_does_not_grow_with_them(
     _post(app_client.client, channel, body)
     file_ids = [upload_id(app_client.client, png_bytes()) for _ in range(count)]
     attachments = [{"type": "FILE", "fileId": file_id} for file_id in file_ids]
-    # The follow-up's 12 without its replay check (no idempotency id), plus the files' lookup
-    # and the attachments' insert.
-    with django_assert_num_queries(13):
+    # The follow-up's 11 without its replay check and savepoint (no idempotency id), plus the
+    # files' lookup and the attachments' insert.
+    with django_assert_num_queries(10):
         response = _post(app_client.client, channel, {**body, "attachments": attachments})
     assert len(response.json()["attachments"]) == count

@@ -355,8 +355,9 @@ def test_sending_a_channels_deliveries_costs_the_same_queries_for_1_or_20(
         )
         # Each transaction adds a savepoint pair (the test runs inside one). Claim: lock due rows,
         # mark them; load with channel and app; record: lock, insert attempts, mark succeeded,
-        # mark messages sent; then the claim that finds nothing left.
-        with django_assert_num_queries(14):
+        # lock the pending messages, mark them sent, their live events (message.status_changed);
+        # then the claim that finds nothing left.
+        with django_assert_num_queries(16):
             deliveries_send(channel_id=account.channel_id)
         receiver.wait_for(count)
     assert (

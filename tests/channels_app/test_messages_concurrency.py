@@ -154,3 +154,37 @@ def test_concurrent_messages_of_one_integration_thread_share_one_thread(racer):
     assert [response.status_code for response in responses] == [201] * THREADS
     assert Thread.objects.count() == 1
     assert Contact.objects.count() == THREADS
+
+
+def _sequence_value(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_value FROM pg_sequences WHERE sequencename = %s", [f"{table}_id_seq"]
+        )
+        return int(cursor.fetchone()[0] or 0)
+
+
+def test_concurrent_first_messages_of_a_conversation_queue_for_its_creation(racer):
+    """The first messages of one conversation from a new customer, all at once: one creates
+    the contact, ticket and thread; the others wait for it (the thread's creation lock) and
+    join its thread without writing a contact or ticket of their own that would be thrown away.
+    """
+    channel, account = channel_with_account(racer.app)
+    body = message_body(
+        account, integrationThreadId="burst", senders=[sender("+15550108888", name="Burst")]
+    )
+    tickets_before = _sequence_value("tickets_ticket")
+    contacts_before = _sequence_value("tickets_contact")
+
+    responses = _race(racer.token, [_post(channel, body) for _ in range(THREADS)])
+
+    assert [response.status_code for response in responses] == [201] * THREADS
+    assert len({response.json()["conversationsThreadId"] for response in responses}) == 1
+    assert (Thread.objects.count(), Contact.objects.count(), Message.objects.count()) == (
+        1,
+        1,
+        THREADS,
+    )
+    # Not one attempt was rolled back: each insert took the next id of its table.
+    assert _sequence_value("tickets_ticket") - tickets_before == 1
+    assert _sequence_value("tickets_contact") - contacts_before == 1

@@ -12,9 +12,10 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 
 # The rule, the chosen teams, the candidates, their profiles (locked), their open tickets; the
-# ticket's owner, the rep's last assignment, the decision; the message to quote; the
-# notification's preferences, recipient and row. Called as message_publish_inbound calls it.
-ASSIGNMENT_QUERIES = 12
+# ticket's owner, the rep's last assignment, its live event (ticket.assigned), the decision;
+# the message to quote; the notification's preferences, recipient, row and live event.
+# Called as message_publish_inbound calls it.
+ASSIGNMENT_QUERIES = 14
 
 
 def _scene(reps: int, tickets: int) -> tuple[Ticket, list]:
@@ -51,8 +52,8 @@ def test_one_assignment_makes_a_fixed_number_of_queries(reps, tickets, django_as
 
 
 # The same reads; then the backlog row, the decision, the message to quote, and the team's
-# notifications (their preferences, recipients and rows, in bulk).
-WAITING_QUERIES = 11
+# notifications (their preferences, recipients, rows and live events, in bulk).
+WAITING_QUERIES = 12
 
 
 @pytest.mark.parametrize(("reps", "tickets"), [(2, 1), (20, 50)])

@@ -116,3 +116,66 @@ def upload_id(client: APIClient, data: bytes, **kwargs: Any) -> str:
     response = upload(client, data, **kwargs)
     assert response.status_code == 201, response.content
     return str(response.json()["id"])
+
+
+# --- Inbox lists and search (test_inbox_list.py, test_search.py, test_browser_inbox_list.py) ---
+
+
+def inbox_ticket(
+    *,
+    texts: tuple[str, ...] = ("Hello, my order has not arrived",),
+    account: ChannelAccount | str | None = "new",
+    contact: Any = None,
+    owner: Any = None,
+    status_name: str = "New",
+    name: str | None = None,
+    priority: str = "",
+    at: Any = None,
+) -> Any:
+    """A ticket as publishing leaves it: contact, thread and INCOMING messages ``texts``,
+    the last one at ``at`` (default: now), one minute apart; ``last_message_at`` set.
+
+    ``account``: a channel account, None (no custom channel: an email ticket), or "new".
+    ``status_name`` names a status of the default pipeline (its state follows).
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import ContactFactory, default_pipeline
+    from tickets.models import Message, MessageStatus, Thread, Ticket
+
+    if account == "new":
+        account = ChannelAccountFactory()
+    assert account is None or isinstance(account, ChannelAccount)
+    contact = contact or ContactFactory()
+    status = default_pipeline().statuses.get(name=status_name)
+    last = at or timezone.now()
+    ticket = Ticket.objects.create(
+        name=name or f"{contact} via {account.channel.name if account else 'email'}",
+        pipeline=status.pipeline,
+        status=status,
+        state=status.state,
+        priority=priority,
+        owner=owner,
+        contact=contact,
+        channel_account=account,
+        last_message_at=last if texts else None,
+        closed_at=last if status.state == "CLOSED" else None,
+    )
+    thread = Thread.objects.create(ticket=ticket, channel_account=account, contact=contact)
+    for index, text in enumerate(texts):
+        Message.objects.create(
+            thread=thread,
+            ticket=ticket,
+            channel=account.channel if account else None,
+            channel_account=account,
+            medium=Message.Medium.CUSTOM_CHANNEL if account else Message.Medium.EMAIL,
+            direction="INCOMING",
+            text=text,
+            status=MessageStatus.RECEIVED,
+            client_type=Message.ClientType.INTEGRATION,
+            sender_contact=contact,
+            timestamp=last - timedelta(minutes=len(texts) - 1 - index),
+        )
+    return ticket

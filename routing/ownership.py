@@ -1,0 +1,121 @@
+"""Choosing a ticket's owner by hand (SPEC I4, the inbox's "Ticket owner" menu).
+
+``ticket_owner_set`` is the one way a rep or admin reassigns a ticket: it records the choice as
+an ``AssignmentDecision`` (trigger MANUAL), so the ticket's routing explanation reads "Reassigned
+by X" after the automatic decisions; notifies the new owner; and tells open inboxes. Automatic
+assignment is ``routing.services.ticket_route``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from routing.models import AssignmentDecision, NotificationKind, WaitingTicket
+from routing.notifications import notification_create
+from routing.services import backlog_drain_schedule
+from tickets.live import live_event_publish
+from tickets.models import LiveEvent, Ticket, TicketState
+
+
+class OwnerRefused(ValueError):
+    """The chosen owner cannot own tickets (unknown or deactivated user)."""
+
+
+def user_display_name(user: Any) -> str:
+    """A user as people read it: the full name, else the username."""
+    if user is None:
+        return "nobody"
+    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return str(full_name or user.get_username())
+
+
+@transaction.atomic
+def ticket_owner_set(*, ticket: Ticket, owner: Any | None, by: Any) -> Ticket:
+    """Makes ``owner`` (a user, or None for unassigned) the owner of ``ticket``; ``by`` chose.
+
+    Locks, in the routing lock order: the ticket's backlog row, then the ticket. The same owner
+    again changes nothing and records nothing. Otherwise: the ticket's owner and ``assigned_at``
+    change; a ticket waiting in the backlog leaves it once someone owns it; an
+    ``AssignmentDecision`` (trigger MANUAL) says who reassigned it from whom to whom; the new
+    owner is notified (``TICKET_ASSIGNED``; not when reps take a ticket themselves); the
+    previous owner of an open ticket freed capacity, so their backlog is drained after commit;
+    a ``ticket.assigned`` live event leaves after commit.
+
+    Raises ``OwnerRefused`` for a deactivated owner.
+    """
+    if owner is not None and not owner.is_active:
+        raise OwnerRefused(f"{user_display_name(owner)} is deactivated and cannot own tickets.")
+    waiting = WaitingTicket.objects.select_for_update().filter(ticket_id=ticket.pk).first()
+    locked = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+    owner_id = owner.pk if owner is not None else None
+    if locked.owner_id == owner_id:
+        return locked
+    previous_id = locked.owner_id
+    previous = get_user_model().objects.filter(pk=previous_id).first() if previous_id else None
+
+    now = timezone.now()
+    locked.owner_id = owner_id
+    locked.assigned_at = now if owner_id is not None else None
+    locked.save(update_fields=["owner", "assigned_at", "updated_at"])
+    if waiting is not None and owner_id is not None:
+        waiting.delete()
+    if previous_id is not None and locked.state == TicketState.OPEN:
+        backlog_drain_schedule(user_id=previous_id)
+
+    by_name = user_display_name(by)
+    if owner is None:
+        summary = f"Unassigned by {by_name} (was {user_display_name(previous)})."
+    elif previous is None:
+        summary = f"Assigned to {user_display_name(owner)} by {by_name}."
+    else:
+        summary = (
+            f"Reassigned by {by_name} from {user_display_name(previous)} "
+            f"to {user_display_name(owner)}."
+        )
+    AssignmentDecision.objects.create(
+        ticket=locked,
+        trigger=AssignmentDecision.Trigger.MANUAL,
+        outcome=(
+            AssignmentDecision.Outcome.ASSIGNED
+            if owner is not None
+            else AssignmentDecision.Outcome.UNASSIGNED
+        ),
+        assignee_id=owner_id,
+        details={"triggeredByUserId": by.pk, "previousOwnerId": previous_id},
+        summary=summary,
+    )
+    if owner is not None and owner.pk != by.pk:
+        notification_create(
+            kind=NotificationKind.TICKET_ASSIGNED,
+            user_ids=[owner.pk],
+            ticket=locked,
+            text=f'Ticket #{locked.pk} "{locked.name}" was assigned to you by {by_name}.',
+        )
+    _live_event(locked, trigger=AssignmentDecision.Trigger.MANUAL)
+    return locked
+
+
+def assignment_record_reply(*, ticket: Ticket, author: Any) -> AssignmentDecision:
+    """Records that a rep took an unassigned ticket by replying (``tickets.replies`` sets the
+    owner while it holds the ticket's lock, and calls this in the same transaction)."""
+    decision = AssignmentDecision.objects.create(
+        ticket=ticket,
+        trigger=AssignmentDecision.Trigger.MANUAL,
+        outcome=AssignmentDecision.Outcome.ASSIGNED,
+        assignee_id=author.pk,
+        details={"triggeredByUserId": author.pk, "previousOwnerId": None, "byReply": True},
+        summary=f"Taken by {user_display_name(author)}, who replied while it was unassigned.",
+    )
+    _live_event(ticket, trigger="REPLY")
+    return decision
+
+
+def _live_event(ticket: Ticket, *, trigger: str) -> None:
+    """``ticket.assigned`` for open inboxes, after commit (``ownerId`` is the new owner)."""
+    live_event_publish(
+        kind=LiveEvent.Kind.TICKET_ASSIGNED, ticket=ticket, data={"trigger": trigger}
+    )
