@@ -28,9 +28,10 @@ from channels_app.deliveries import (
 )
 from channels_app.models import CustomChannel, Delivery, DeliveryAttempt
 from channels_app.signing import signing_secret_generate
-from tests.factories import ChannelAccountFactory, ContactFactory, default_pipeline
+from tests.factories import ChannelAccountFactory
 from tests.receiver import Answer, running_receiver
-from tickets.models import Message, MessageStatus, Thread, Ticket
+from tests.tickets.factories import pending_reply
+from tickets.models import Message, MessageStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -47,30 +48,6 @@ def _account(webhook_url: str):
     CustomChannel.objects.filter(pk=account.channel_id).update(webhook_url=webhook_url)
     account.channel.refresh_from_db()
     return account
-
-
-def _pending_reply(account) -> Message:
-    pipeline = default_pipeline()
-    contact = ContactFactory()
-    ticket = Ticket.objects.create(
-        name="Reply test",
-        pipeline=pipeline,
-        status=pipeline.statuses.first(),
-        contact=contact,
-        channel_account=account,
-    )
-    thread = Thread.objects.create(ticket=ticket, channel_account=account, contact=contact)
-    return Message.objects.create(
-        thread=thread,
-        ticket=ticket,
-        channel=account.channel,
-        channel_account=account,
-        direction="OUTGOING",
-        text="Hello from support",
-        status=MessageStatus.PENDING,
-        client_type="HUBSPOT",
-        timestamp=timezone.now(),
-    )
 
 
 def _enqueue_reply(account, message: Message) -> Delivery:
@@ -138,7 +115,7 @@ def test_nothing_leaves_before_commit_and_the_event_arrives_once_signed_both_way
 def test_server_errors_are_retried_with_the_same_webhook_id(django_capture_on_commit_callbacks):
     with running_receiver([Answer(500), Answer(500)], default=Answer(200)) as receiver:
         account = _account(receiver.url)
-        message = _pending_reply(account)
+        message = pending_reply(account)
         with django_capture_on_commit_callbacks(execute=True):
             delivery = _enqueue_reply(account, message)
         requests = receiver.wait_for(3)
@@ -184,7 +161,7 @@ def test_400_and_redirects_are_final_and_the_reply_fails_with_the_reason(
 ):
     with running_receiver([answer], default=Answer(200)) as receiver:
         account = _account(receiver.url)
-        message = _pending_reply(account)
+        message = pending_reply(account)
         with django_capture_on_commit_callbacks(execute=True):
             delivery = _enqueue_reply(account, message)
         requests = receiver.wait_for(2, timeout=1.0)
@@ -249,7 +226,7 @@ def test_a_final_failure_can_be_redelivered_with_the_same_event_id(
     settings.WEBHOOK_MAX_ATTEMPTS = 3
     with running_receiver([Answer(503)] * 3, default=Answer(200)) as receiver:
         account = _account(receiver.url)
-        message = _pending_reply(account)
+        message = pending_reply(account)
         with django_capture_on_commit_callbacks(execute=True):
             delivery = _enqueue_reply(account, message)
         receiver.wait_for(3)
@@ -328,7 +305,7 @@ def test_during_rotation_both_secrets_sign(django_capture_on_commit_callbacks):
 
 def test_a_channel_without_webhook_url_fails_the_reply_at_once():
     account = _account("")
-    message = _pending_reply(account)
+    message = pending_reply(account)
     delivery = _enqueue_reply(account, message)
     message.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
@@ -347,7 +324,7 @@ def test_sending_a_channels_deliveries_costs_the_same_queries_for_1_or_20(
                 event_id=uuid.uuid4(),
                 event_type=Delivery.EventType.OUTGOING_CHANNEL_MESSAGE_CREATED,
                 channel=account.channel,
-                message=_pending_reply(account),
+                message=pending_reply(account),
                 payload={"type": "OUTGOING_CHANNEL_MESSAGE_CREATED", "message": {}},
                 next_attempt_at=timezone.now(),
             )

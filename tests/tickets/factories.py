@@ -7,10 +7,18 @@ import zlib
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from channels_app.models import App, ChannelAccount, CustomChannel
-from tests.factories import DEFAULT_CAPABILITIES, ChannelAccountFactory, CustomChannelFactory
+from tests.factories import (
+    DEFAULT_CAPABILITIES,
+    ChannelAccountFactory,
+    ContactFactory,
+    CustomChannelFactory,
+    default_pipeline,
+)
+from tickets.models import Message, MessageStatus, Thread, Ticket
 
 FILES_URL = "/files/v3/files"
 
@@ -179,3 +187,28 @@ def inbox_ticket(
             timestamp=last - timedelta(minutes=len(texts) - 1 - index),
         )
     return ticket
+
+
+def pending_reply(account: ChannelAccount, text: str = "Hello from support") -> Message:
+    """A rep's reply waiting for delivery, on a ticket and thread of its own."""
+    pipeline = default_pipeline()
+    contact = ContactFactory()
+    ticket = Ticket.objects.create(
+        name="Reply",
+        pipeline=pipeline,
+        status=pipeline.statuses.first(),
+        contact=contact,
+        channel_account=account,
+    )
+    thread = Thread.objects.create(ticket=ticket, channel_account=account, contact=contact)
+    return Message.objects.create(
+        thread=thread,
+        ticket=ticket,
+        channel=account.channel,
+        channel_account=account,
+        direction="OUTGOING",
+        text=text,
+        status=MessageStatus.PENDING,
+        client_type="HUBSPOT",
+        timestamp=timezone.now(),
+    )

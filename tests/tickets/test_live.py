@@ -27,12 +27,12 @@ from channels_app.models import CustomChannel, Delivery
 from channels_app.signing import signing_secret_generate
 from routing.models import Notification, NotificationKind, NotificationPreference, RepProfile
 from tests.conftest import make_app_client
-from tests.factories import ChannelAccountFactory, ContactFactory, default_pipeline
+from tests.factories import ChannelAccountFactory
 from tests.receiver import Answer, running_receiver
 from tests.routing.helpers import Mode, account_with_rule, inbound, rep
-from tests.tickets.factories import message_body, messages_url
+from tests.tickets.factories import message_body, messages_url, pending_reply
 from tickets.live import GROUP_INBOX, live_event_publish, user_group
-from tickets.models import LiveEvent, Message, MessageStatus, PipelineStatus, Thread, Ticket
+from tickets.models import LiveEvent, MessageStatus, PipelineStatus, Ticket
 from tickets.services import message_status_update, ticket_set_status
 from tickets.tasks import live_events_prune_task
 
@@ -216,7 +216,7 @@ def test_status_changes_and_delivery_statuses_are_events():
     assert status_event.ticket_id == ticket.pk
     assert status_event.data == {"statusId": closed.pk, "status": closed.name, "state": "CLOSED"}
 
-    reply = _pending_reply(ChannelAccountFactory())
+    reply = pending_reply(ChannelAccountFactory())
     message_status_update(message=reply, status_type=MessageStatus.FAILED, error_message="Gone")
     message_status_update(message=reply, status_type=MessageStatus.FAILED, error_message="Gone")
     [delivery_event] = LiveEvent.objects.filter(kind=Kind.MESSAGE_STATUS_CHANGED)
@@ -228,7 +228,7 @@ def test_a_reply_whose_delivery_fails_gets_its_status_event():
     with running_receiver([Answer(400)]) as receiver:
         account = ChannelAccountFactory(channel__signing_secret=signing_secret_generate())
         CustomChannel.objects.filter(pk=account.channel_id).update(webhook_url=receiver.url)
-        reply = _pending_reply(account)
+        reply = pending_reply(account)
         delivery = event_enqueue(
             channel=account.channel,
             event_type=Delivery.EventType.OUTGOING_CHANNEL_MESSAGE_CREATED,
@@ -266,30 +266,6 @@ def test_old_events_are_pruned_and_sequence_numbers_never_reused():
     assert LiveEvent.objects.order_by("id").last().pk > recent.pk
     scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
     assert "tickets.live_events_prune" in scheduled
-
-
-def _pending_reply(account: Any) -> Message:
-    pipeline = default_pipeline()
-    contact = ContactFactory()
-    ticket = Ticket.objects.create(
-        name="Reply",
-        pipeline=pipeline,
-        status=pipeline.statuses.first(),
-        contact=contact,
-        channel_account=account,
-    )
-    thread = Thread.objects.create(ticket=ticket, channel_account=account, contact=contact)
-    return Message.objects.create(
-        thread=thread,
-        ticket=ticket,
-        channel=account.channel,
-        channel_account=account,
-        direction="OUTGOING",
-        text="Hello from support",
-        status=MessageStatus.PENDING,
-        client_type="HUBSPOT",
-        timestamp=timezone.now(),
-    )
 
 
 # --- /inbox/live/events/ --------------------------------------------------------------------
