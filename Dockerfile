@@ -8,7 +8,9 @@ COPY channels_app channels_app
 COPY tickets tickets
 COPY routing routing
 COPY templates templates
+COPY static static
 COPY manage.py ./
 RUN pip install --no-cache-dir . && python manage.py collectstatic --no-input -v 0
 EXPOSE 8000
-CMD ["gunicorn", "helpdesk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2"]
+# ASGI: pages, the API and the inbox's websocket (/ws/inbox/) in one server.
+CMD ["uvicorn", "helpdesk.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--ws", "wsproto"]

@@ -73,6 +73,9 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rst
 WEBHOOK_ALLOW_PRIVATE_TARGETS = _env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=EMBEDDED)
 
 INSTALLED_APPS = [
+    # First, so that runserver (``make run``) is daphne's ASGI server: the inbox's websocket
+    # works in development as it does under uvicorn in production.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

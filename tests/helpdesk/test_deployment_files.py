@@ -39,3 +39,20 @@ def test_docker_compose_file_is_valid_and_runs_every_service() -> None:
         "postgres",
         "redis",
     }
+
+
+def test_the_development_server_speaks_websockets() -> None:
+    """``make run`` uses runserver: it must be daphne's ASGI one, or the inbox is never live."""
+    from django.core.management import get_commands
+
+    assert get_commands()["runserver"] == "daphne"
+
+
+def test_production_serves_the_asgi_application() -> None:
+    """The web service must serve websockets too (``/ws/inbox/``), so ASGI, not WSGI."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for text in (compose, dockerfile):
+        assert "helpdesk.asgi:application" in text
+        assert "helpdesk.wsgi:application" not in text
+    assert "COPY static static" in dockerfile
