@@ -15,7 +15,15 @@ from playwright.sync_api import expect
 from routing.models import Notification
 from tests.conftest import make_app_client
 from tests.routing.helpers import Mode, rep
-from tests.tickets.factories import channel_with_account, message_body, messages_url, sender
+from tests.tickets.factories import (
+    FILES_URL,
+    channel_with_account,
+    message_body,
+    messages_url,
+    png_bytes,
+    sender,
+    wav_bytes,
+)
 from tickets.models import LiveEvent
 
 pytestmark = [
@@ -137,3 +145,99 @@ def test_events_arrive_live_the_bell_rings_and_a_reconnect_catches_up_once(
     page.wait_for_url("**/inbox/tickets/*/")
     with asgi_live_server.exclusive():
         assert Notification.objects.filter(user=alice, read_at__isnull=True).count() == 2
+
+
+def _app_post(page: Any, app_client: Any, url: str, **request: Any) -> dict[str, Any]:
+    """What an external app sends, over HTTP to the running server."""
+    response = page.request.post(
+        url, headers={"Authorization": f"Bearer {app_client.token}"}, **request
+    )
+    assert response.status == 201, response.text()
+    return response.json()
+
+
+def test_an_inbound_message_with_image_and_audio_appears_live_in_the_list_and_the_conversation(
+    live_page: Any, asgi_live_server: Any
+) -> None:
+    alice = rep("alice")
+    app_client = make_app_client()
+    channel, account = channel_with_account(app_client.app)
+    page = live_page
+    _sign_in(page, alice, asgi_live_server.url)
+    base = asgi_live_server.url
+
+    def upload(name: str, data: bytes, mime: str) -> str:
+        answer = _app_post(
+            page,
+            app_client,
+            base + FILES_URL,
+            multipart={"file": {"name": name, "mimeType": mime, "buffer": data}},
+        )
+        return str(answer["id"])
+
+    def attachments() -> list[dict[str, Any]]:
+        return [
+            {"type": "FILE", "fileId": upload("receipt.png", png_bytes(40, 30), "image/png")},
+            {
+                "type": "FILE",
+                "fileId": upload("voice.wav", wav_bytes(4000), "audio/wav"),
+                "fileUsageType": "VOICE_RECORDING",
+            },
+        ]
+
+    page.goto("/inbox/?view=open")
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "open")
+    expect(page.get_by_test_id("ticket-row")).to_have_count(0)
+    expect(page.locator("[data-view-count='open']")).to_have_text("0")
+
+    # A new conversation: its row appears in the open list within 2 seconds, no reload.
+    files = attachments()
+    _app_post(
+        page,
+        app_client,
+        base + messages_url(channel),
+        data=message_body(
+            account,
+            text="Receipt and voice note attached",
+            integrationThreadId="live-files",
+            senders=[sender("+15550400000", name="Hedy Lamarr")],
+            attachments=files,
+        ),
+    )
+    row = page.get_by_test_id("ticket-row")
+    expect(row).to_have_count(1, timeout=2_000)
+    expect(row).to_contain_text("Hedy Lamarr")
+    expect(row.get_by_test_id("ticket-snippet")).to_contain_text("Receipt and voice note")
+    expect(page.locator("[data-view-count='open']")).to_have_text("1")
+    expect(page.locator("[data-view-count='unassigned']")).to_have_text("1")
+
+    # The conversation shows both attachments inline.
+    row.get_by_role("link").click()
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "open")
+    picture = page.locator("[data-kind='image'] img")
+    page.wait_for_function("document.querySelector(\"[data-kind='image'] img\")?.complete")
+    assert picture.evaluate("img => img.naturalWidth") == 40
+    expect(page.locator("[data-kind='audio'] audio")).to_have_count(1)
+
+    # A follow-up with the same files arrives in the open conversation within 2 seconds.
+    _app_post(
+        page,
+        app_client,
+        base + messages_url(channel),
+        data=message_body(
+            account,
+            text="And again, in case",
+            integrationThreadId="live-files",
+            senders=[sender("+15550400000", name="Hedy Lamarr")],
+            attachments=attachments(),
+        ),
+    )
+    expect(page.locator("[data-message-id]")).to_have_count(2, timeout=2_000)
+    latest = page.locator("[data-message-id]").last
+    expect(latest).to_contain_text("And again, in case")
+    expect(latest.locator("[data-kind='image'] img")).to_be_visible()
+    expect(latest.locator("[data-kind='audio'] audio")).to_have_count(1)
+    page.wait_for_function(
+        "[...document.querySelectorAll(\"[data-kind='image'] img\")].every(i => i.complete)"
+    )
+    assert latest.locator("[data-kind='image'] img").evaluate("img => img.naturalWidth") == 40
