@@ -11,6 +11,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from routing.availability import availability_set, capacity_set
 from routing.models import (
     AssignmentDecision,
     Notification,
@@ -20,7 +21,6 @@ from routing.models import (
     Team,
     WaitingTicket,
 )
-from routing.services import availability_set, capacity_set
 
 _REASONS = {
     None: "eligible",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from routing.services import presence_touch
+from routing.availability import presence_touch
 
 
 class PresenceMiddleware:

@@ -59,14 +59,10 @@ from django.utils.http import urlsafe_base64_encode
 from channels_app.audit import audit_record
 from channels_app.models import AuditEntry
 from helpdesk.on_commit import after_commit
+from routing.availability import availability_set, capacity_set, rep_is_admin, rep_profile_locked
 from routing.models import AssignmentDecision, RepProfile, RoutingRule, Team, WaitingTicket
 from routing.ownership import ticket_owner_set, user_display_name
-from routing.services import (
-    availability_set,
-    backlog_drain_schedule,
-    capacity_set,
-    rep_is_admin,
-)
+from routing.services import backlog_drain_schedule
 from tickets.models import Ticket, TicketState
 
 Role = RepProfile.Role
@@ -158,11 +154,6 @@ def _check_ids(
     if missing:
         _add(errors, field, f"Unknown: {', '.join(map(str, missing))}.")
     return wanted
-
-
-def _profile_locked(user_id: int) -> RepProfile:
-    RepProfile.objects.bulk_create([RepProfile(user_id=user_id)], ignore_conflicts=True)
-    return RepProfile.objects.select_for_update().get(user_id=user_id)
 
 
 # --- Invitations ----------------------------------------------------------------------------
@@ -343,7 +334,7 @@ def user_update(
     if errors:
         raise ValidationError(errors)
 
-    profile = _profile_locked(user.pk)
+    profile = rep_profile_locked(user.pk)
     user = get_user_model().objects.select_for_update().get(pk=user.pk)
     changes: dict[str, Any] = {}
     for field, value in (("first_name", first_name), ("last_name", last_name), ("email", email)):

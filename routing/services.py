@@ -8,8 +8,8 @@ backlog of tickets nobody could take yet, and reps' availability, capacity and p
   is stored as an ``AssignmentDecision`` with its candidates and why each was skipped.
 - ``backlog_drain``: hands the backlog out oldest first when a rep becomes Available or frees
   capacity (``backlog_drain_schedule`` sends it after commit).
-- ``availability_set``, ``capacity_set``, ``presence_touch``, ``presence_connect``,
-  ``presence_disconnect``.
+
+Reps' availability, capacity and presence are ``routing.availability``.
 
 Lock order of every writer here: a backlog row, then its ticket, then reps' profiles in user id
 order. Two assignments that share a rep serialise on that rep's profile row, and each counts
@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from helpdesk.on_commit import after_commit
@@ -50,7 +48,6 @@ Outcome = AssignmentDecision.Outcome
 Trigger = AssignmentDecision.Trigger
 
 # ``presence_touch`` writes at most once per this many seconds per rep.
-PRESENCE_TOUCH_SECONDS = 30
 # Tickets one ``backlog_drain`` run hands out before it sends itself again (short runs).
 BACKLOG_DRAIN_BATCH = 50
 
@@ -152,7 +149,7 @@ def _pool_load(rule: RoutingRule) -> _Pool:
     return pool
 
 
-def _profiles_ensure(user_ids: list[int]) -> None:
+def rep_profiles_ensure(user_ids: list[int]) -> None:
     """Creates the missing profiles (Available, no capacity) before anything is locked."""
     if user_ids:
         RepProfile.objects.bulk_create(
@@ -247,7 +244,7 @@ def _plan_specific(rule: RoutingRule, *, fallback: bool) -> _Plan:
             summary=prefix + "The rule names no users or teams: left unassigned.",
             fallback=fallback,
         )
-    _profiles_ensure(pool.without_profile)
+    rep_profiles_ensure(pool.without_profile)
     candidates = _candidates_locked(pool.via)
     chosen = _round_robin(candidates)
     skipped = _skips_sentence(candidates)
@@ -296,7 +293,7 @@ def _plan(ticket: Ticket, rule: RoutingRule | None, *, now: datetime) -> _Plan:
         owner_id = ticket.contact.owner_id if ticket.contact_id else None
         if owner_id is None:
             return _plan_contact_owner_missing(rule)
-        _profiles_ensure([owner_id])
+        rep_profiles_ensure([owner_id])
         owner = _candidates_locked({owner_id: ["contact_owner"]})[0]
         online = rep_profile_is_online(owner.profile, now=now)
         info = {"userId": owner.user_id, "name": owner.name, "online": online}
@@ -521,98 +518,3 @@ def _backlog_drain_next(*, user_id: int) -> _Drained:
     rule = RoutingRule.objects.filter(channel_account_id=wait.channel_account_id).first()
     plan = _route(ticket, rule, trigger=Trigger.BACKLOG, message=None, triggered_by_id=user_id)
     return _Drained.ASSIGNED if plan.outcome == Outcome.ASSIGNED else _Drained.STILL_WAITING
-
-
-# --- Availability, capacity and presence ----------------------------------------------------
-
-
-def rep_is_admin(user: Any) -> bool:
-    """Admins manage others' availability and capacity: staff, superusers, or the ADMIN role."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_staff or user.is_superuser:
-        return True
-    return RepProfile.objects.filter(user_id=user.pk, role=RepProfile.Role.ADMIN).exists()
-
-
-def _profile_locked(user_id: int) -> RepProfile:
-    _profiles_ensure([user_id])
-    return RepProfile.objects.select_for_update().get(user_id=user_id)
-
-
-@transaction.atomic
-def availability_set(*, user: Any, availability: str, set_by: Any) -> RepProfile:
-    """Sets a rep Available or Away: a rep for themselves, an admin for anyone, else
-    ``PermissionDenied``. Locks the rep's profile. Becoming Available drains the backlog after
-    commit (``backlog_drain_schedule``). Raises ``ValueError`` for an unknown availability.
-    """
-    if availability not in RepProfile.Availability.values:
-        raise ValueError(f"Unknown availability: {availability!r}")
-    if getattr(set_by, "pk", None) != user.pk and not rep_is_admin(set_by):
-        raise PermissionDenied("Only an admin can set another rep's availability.")
-    profile = _profile_locked(user.pk)
-    if profile.availability == availability:
-        return profile
-    profile.availability = availability
-    profile.save(update_fields=["availability"])
-    if availability == RepProfile.Availability.AVAILABLE:
-        backlog_drain_schedule(user_id=user.pk)
-    return profile
-
-
-@transaction.atomic
-def capacity_set(*, user: Any, capacity: int | None, set_by: Any) -> RepProfile:
-    """Sets a rep's capacity (maximum open tickets; None: no limit). Admins only, else
-    ``PermissionDenied``. Locks the profile; more room drains the backlog after commit."""
-    if capacity is not None and capacity < 0:
-        raise ValueError("A capacity is zero or more.")
-    if not rep_is_admin(set_by):
-        raise PermissionDenied("Only an admin can set a rep's capacity.")
-    profile = _profile_locked(user.pk)
-    previous = profile.capacity
-    if previous == capacity:
-        return profile
-    profile.capacity = capacity
-    profile.save(update_fields=["capacity"])
-    if capacity is None or (previous is not None and capacity > previous):
-        backlog_drain_schedule(user_id=user.pk)
-    return profile
-
-
-def presence_touch(*, user: Any, now: datetime | None = None) -> bool:
-    """Records that a rep is active (R5 "online"); returns whether it wrote.
-
-    Throttled to one write per rep per ``PRESENCE_TOUCH_SECONDS``: a cache key first (no query
-    at all on most requests), then a conditional update that compares before writing.
-    """
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if not cache.add(f"routing:presence:{user.pk}", 1, timeout=PRESENCE_TOUCH_SECONDS):
-        return False
-    now = now or timezone.now()
-    stale = Q(last_seen_at__isnull=True) | Q(
-        last_seen_at__lt=now - timedelta(seconds=PRESENCE_TOUCH_SECONDS)
-    )
-    if RepProfile.objects.filter(stale, user_id=user.pk).update(last_seen_at=now):
-        return True
-    if RepProfile.objects.filter(user_id=user.pk).exists():
-        return False
-    _profiles_ensure([user.pk])
-    return RepProfile.objects.filter(stale, user_id=user.pk).update(last_seen_at=now) > 0
-
-
-@transaction.atomic
-def presence_connect(*, user: Any) -> None:
-    """A live inbox connection of the rep opened (the inbox's websocket consumer calls it)."""
-    _profiles_ensure([user.pk])
-    RepProfile.objects.filter(user_id=user.pk).update(
-        live_connections=F("live_connections") + 1, last_seen_at=timezone.now()
-    )
-
-
-@transaction.atomic
-def presence_disconnect(*, user: Any) -> None:
-    """A live inbox connection closed. The rep stays online for the 2 minutes after it."""
-    RepProfile.objects.filter(user_id=user.pk, live_connections__gt=0).update(
-        live_connections=F("live_connections") - 1, last_seen_at=timezone.now()
-    )

@@ -11,11 +11,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
 
+from routing.availability import availability_set
 from routing.forms import AvailabilityForm, NotificationPreferencesForm
 from routing.models import NotificationKind, RepProfile
 from routing.notifications import notification_preferences_set
 from routing.selectors import notification_preferences_for_user
-from routing.services import availability_set
 
 
 def _availability_of(user: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from routing.services import presence_connect, presence_disconnect, presence_touch
+from routing.availability import presence_connect, presence_disconnect, presence_touch
 from tickets.live import GROUP_INBOX, live_loop_register, user_group
 
 # Close code for a connection without a signed-in user (4000-4999: the application's own).

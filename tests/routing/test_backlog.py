@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from routing.availability import availability_set, capacity_set
 from routing.models import AssignmentDecision, RepProfile, WaitingTicket
-from routing.services import availability_set, backlog_drain, capacity_set
+from routing.services import backlog_drain
 from tests.routing.helpers import Mode, account_with_rule, inbound, rep, team
 from tickets.models import PipelineStatus, Ticket
 from tickets.services import ticket_set_status

@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from routing.availability import presence_connect, presence_disconnect, presence_touch
 from routing.middleware import PresenceMiddleware
 from routing.models import AssignmentDecision, NotificationKind, NotificationPreference, RepProfile
 from routing.selectors import presence_is_online, rep_profile_is_online
-from routing.services import presence_connect, presence_disconnect, presence_touch
 from tests.routing.helpers import account_with_rule, inbound, rep
 
 pytestmark = pytest.mark.django_db
