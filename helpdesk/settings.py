@@ -328,8 +328,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # daphne's runserver (make run) logs each request here; once is enough.
+        "django.channels.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Both log request details (codes, tokens, client ids) at DEBUG: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # In-process tasks (the embedded default) would log every run of the scheduler's
+        # periodic ones, each second; failures are still logged.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
     },
 }
