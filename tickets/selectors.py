@@ -14,6 +14,7 @@ from helpdesk.api_fields import parse_id
 from tickets.models import (
     Attachment,
     Contact,
+    ContactIdentifier,
     File,
     LiveEvent,
     Message,
@@ -163,6 +164,20 @@ def ticket_list_for_contact(
         .exclude(pk=exclude_ticket_id)
         .select_related("status")
         .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def contact_ids_in_channel(*, contact: Contact, channel_id: int | None) -> list[str]:
+    """The contact's channel-specific ids in the ticket's channel (one query; none without a
+    channel): how the app knows the customer when there is no email or phone."""
+    if channel_id is None:
+        return []
+    return list(
+        ContactIdentifier.objects.filter(
+            contact=contact, channel_id=channel_id, kind=ContactIdentifier.Kind.OPAQUE
+        )
+        .order_by("pk")
+        .values_list("value", flat=True)
     )
 
 

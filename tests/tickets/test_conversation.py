@@ -12,7 +12,7 @@ from django.test import Client
 from channels_app.models import Delivery
 from channels_app.services import channel_account_deactivate
 from routing.models import AssignmentDecision, Notification
-from tests.factories import default_pipeline
+from tests.factories import AppFactory, default_pipeline
 from tests.receiver import running_receiver
 from tests.tickets.conversation_scenes import (
     Scene,
@@ -22,10 +22,10 @@ from tests.tickets.conversation_scenes import (
     inbound,
     rep,
 )
-from tests.tickets.factories import mp4_bytes, png_bytes, wav_bytes
+from tests.tickets.factories import channel_with_account, mp4_bytes, png_bytes, wav_bytes
 from tickets.models import File, Message, MessageStatus, Ticket, TicketChange
 from tickets.replies import reply_send
-from tickets.services import ticket_update
+from tickets.services import message_publish_inbound, ticket_update
 
 pytestmark = pytest.mark.django_db
 
@@ -167,6 +167,32 @@ def test_the_ticket_name_links_to_the_ticket_page_and_the_sidebar_shows_contact_
     assert f'href="/inbox/tickets/{scene.ticket.pk}/"' not in previous
     # The left column of views is there too.
     assert 'data-testid="inbox-nav"' in html
+
+
+def test_the_sidebar_shows_the_contacts_id_in_the_tickets_channel(grace: Any) -> None:
+    app = AppFactory()
+    channel, account = channel_with_account(
+        app, deliveryIdentifierTypes=["CHANNEL_SPECIFIC_OPAQUE_ID"]
+    )
+    message = message_publish_inbound(
+        app=app,
+        channel=channel,
+        account=account,
+        direction="INCOMING",
+        text="Hi",
+        senders=[
+            {
+                "deliveryIdentifier": {"type": "CHANNEL_SPECIFIC_OPAQUE_ID", "value": "hedy-42"},
+                "name": "Hedy Lamarr",
+            }
+        ],
+        integration_thread_id="opaque-1",
+    ).message
+    ticket = Ticket.objects.get(pk=message.ticket_id)
+    html = _client(grace).get(_url(ticket)).content.decode()
+    contact = html.split('data-testid="sidebar-contact"', 1)[1].split("</section>", 1)[0]
+    assert f"Id in {channel.name}" in contact
+    assert 'data-testid="contact-channel-id">hedy-42<' in contact
 
 
 def test_the_pages_need_a_signed_in_rep_and_an_existing_ticket(scene: Scene, grace: Any) -> None:
@@ -587,9 +613,9 @@ def _thread_of(count: int, grace: Any) -> Scene:
 
 
 # Session, user; the ticket with its relations; the messages, their attachments; the
-# pipeline's statuses; the owner menu's users; the contact's other tickets; the views' custom
-# views and counts.
-CONVERSATION_QUERIES = 10
+# pipeline's statuses; the owner menu's users; the contact's other tickets and channel ids; the
+# views' custom views and counts.
+CONVERSATION_QUERIES = 11
 
 
 @pytest.mark.parametrize("count", [1, 20])

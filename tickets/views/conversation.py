@@ -47,6 +47,7 @@ from tickets.reply_channels import (
     reply_send_and_set_status,
 )
 from tickets.selectors import (
+    contact_ids_in_channel,
     file_list_for_uploader,
     message_list_for_conversation,
     pipeline_status_list,
@@ -115,6 +116,10 @@ def _sidebar_context(ticket: Ticket, owners: list[Any]) -> dict[str, Any]:
         "owner_form": TicketOwnerForm(owners=owners, initial={"owner": ticket.owner_id}),
         "previous_tickets": ticket_list_for_contact(
             contact=ticket.contact, exclude_ticket_id=ticket.pk
+        ),
+        "contact_channel_ids": contact_ids_in_channel(
+            contact=ticket.contact,
+            channel_id=ticket.channel_account.channel_id if ticket.channel_account else None,
         ),
     }
 
