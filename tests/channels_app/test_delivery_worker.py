@@ -11,10 +11,10 @@ from standardwebhooks import Webhook
 from channels_app.models import CustomChannel, Delivery
 from channels_app.signing import signing_secret_generate
 from examples.webhook_verification import verify_hubspot_v3
-from tests.channels_app.test_deliveries import _account, _enqueue_reply, _pending_reply
+from tests.channels_app.test_deliveries import _account, _enqueue_reply
 from tests.factories import UserFactory
 from tests.receiver import Answer, running_receiver
-from tests.tickets.factories import channel_with_account, message_body, messages_url
+from tests.tickets.factories import channel_with_account, message_body, messages_url, pending_reply
 from tests.workers import celery_worker, private_redis, publishing_to
 from tickets.models import MessageStatus, Ticket
 from tickets.replies import reply_send
@@ -89,7 +89,7 @@ def test_500_twice_then_200_arrives_on_the_third_attempt_with_one_webhook_id(bro
         celery_worker(broker.url, tmp_path) as worker,
     ):
         account = _account(receiver.url)
-        message = _pending_reply(account)
+        message = pending_reply(account)
         delivery = _enqueue_reply(account, message)
         assert _wait_until(lambda: _status(delivery) == Delivery.Status.SUCCEEDED), worker.log()
         requests = list(receiver.requests)
@@ -101,7 +101,7 @@ def test_429_with_retry_after_waits_that_long(broker, tmp_path):
     answers = [Answer(429, headers={"Retry-After": "2"})]
     with running_receiver(answers) as receiver, celery_worker(broker.url, tmp_path) as worker:
         account = _account(receiver.url)
-        delivery = _enqueue_reply(account, _pending_reply(account))
+        delivery = _enqueue_reply(account, pending_reply(account))
         assert _wait_until(lambda: _status(delivery) == Delivery.Status.SUCCEEDED), worker.log()
         first, second = receiver.requests
     assert second.received_at - first.received_at >= 1.9
@@ -111,7 +111,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(broker, tmp_path):
     # The first request hangs long enough to kill the worker while it waits for the answer.
     with running_receiver([Answer(200, delay=5)]) as receiver:
         account = _account(receiver.url)
-        message = _pending_reply(account)
+        message = pending_reply(account)
         with celery_worker(broker.url, tmp_path) as first_worker:
             delivery = _enqueue_reply(account, message)
             assert receiver.wait_for(1, timeout=20), first_worker.log()
@@ -134,7 +134,7 @@ def test_restarting_redis_with_deliveries_pending_loses_nothing(broker, tmp_path
     with running_receiver() as receiver:
         account = _account(receiver.url)
         # No worker yet: the wake-up messages wait in Redis…
-        deliveries = [_enqueue_reply(account, _pending_reply(account)) for _ in range(3)]
+        deliveries = [_enqueue_reply(account, pending_reply(account)) for _ in range(3)]
         # …and Redis restarts without persistence, losing them.
         broker.stop()
         broker.start()
