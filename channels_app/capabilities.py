@@ -22,6 +22,7 @@ mean "none allowed", which is a different statement.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -411,6 +412,9 @@ def connection_fields_clean(
     return cleaned
 
 
+# A pure function of its argument, and parsing costs more than the rest of validating a
+# message: every published message carries its sender's and its account's numbers, which repeat.
+@functools.lru_cache(maxsize=4096)
 def _phone_e164(value: str) -> str | None:
     """``value`` as E.164, or None. Only plausibility (``is_possible_number``) is checked, not
     allocation: phonenumberslite's metadata lags new ranges, and refusing a real gateway's

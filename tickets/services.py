@@ -20,6 +20,7 @@ import nh3
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.models import App, ChannelAccount, CustomChannel
@@ -200,7 +201,7 @@ def _publish_write(
 ) -> tuple[Message, bool]:
     # 2. The contact (the identifier of the other side of the conversation) and 3. the thread
     # (and, for a new one, its ticket).
-    contact, thread, ticket_created = _conversation_for_message(
+    contact_id, thread, ticket_created = _conversation_for_message(
         channel=channel,
         account=account,
         participant=participant,
@@ -211,7 +212,7 @@ def _publish_write(
     ticket = thread.ticket
 
     # 4. The message and its attachments.
-    contact_actor = f"V-{contact.pk}"
+    contact_actor = f"V-{contact_id}"
     if direction == MessageDirection.INCOMING:
         stored_senders = _participants_store(senders, first_actor=contact_actor)
         default_recipient = account.delivery_identifier
@@ -242,7 +243,7 @@ def _publish_write(
         integration_idempotency_id=integration_idempotency_id,
         client_type=Message.ClientType.INTEGRATION,
         app=app,
-        sender_contact=contact if direction == MessageDirection.INCOMING else None,
+        sender_contact_id=contact_id if direction == MessageDirection.INCOMING else None,
         timestamp=timestamp,
     )
     if idempotency_key:
@@ -273,9 +274,12 @@ def _publish_write(
     if ticket_created:
         ticket_route(ticket=ticket)
     elif ticket.last_message_at is None or timestamp > ticket.last_message_at:
-        Ticket.objects.filter(pk=ticket.pk).update(
-            last_message_at=timestamp, updated_at=timezone.now()
-        )
+        # Conditional: the ticket came with the thread, whose lock another follow-up may have
+        # held until it moved the ticket on; that read can be stale (only the thread row is
+        # re-read after the wait), and the UPDATE re-checks the latest row.
+        Ticket.objects.filter(
+            Q(last_message_at__isnull=True) | Q(last_message_at__lt=timestamp), pk=ticket.pk
+        ).update(last_message_at=timestamp, updated_at=timezone.now())
         ticket.last_message_at = timestamp
     if not ticket_created:
         # Routing (I9): the owner of an existing ticket is notified of a new incoming message.
@@ -425,13 +429,14 @@ def rich_text_clean(html: str, capabilities: dict[str, Any]) -> str:
 
 
 def _open_thread_locked(account: ChannelAccount, key: str) -> Thread | None:
-    """The open thread holding ``key``, locked, with its ticket and its contact identifier (and
-    that identifier's contact: a follow-up from the same address needs nothing else). At most
-    one open thread holds a key (a unique constraint): ``get``, without ``first()``'s ORDER BY."""
+    """The open thread holding ``key``, locked, with its ticket and its contact identifier (a
+    follow-up from the same address needs nothing else: the identifier names its contact's id).
+    At most one open thread holds a key (a unique constraint): ``get``, without ``first()``'s
+    ORDER BY."""
     try:
         return (
             Thread.objects.select_for_update(of=("self",))
-            .select_related("ticket", "contact_identifier__contact")
+            .select_related("ticket", "contact_identifier")
             .get(channel_account=account, threading_key=key, is_open=True)
         )
     except Thread.DoesNotExist:
@@ -483,15 +488,15 @@ def _conversation_for_message(
     associated: Contact | None,
     integration_thread_id: str | None,
     timestamp: datetime,
-) -> tuple[Contact, Thread, bool]:
-    """The contact at the other end and the open thread of the conversation, locked; or a new
-    thread with a new ticket (then ``True``).
+) -> tuple[int, Thread, bool]:
+    """The contact at the other end (its id) and the open thread of the conversation, locked;
+    or a new thread with a new ticket (then ``True``).
 
     The contact is the one reached at the participant's identifier (``contact_resolve``), or
     ``associated``. DELIVERY_IDENTIFIER threads are keyed by that identifier, so it is resolved
     first. INTEGRATION_THREAD_ID threads are keyed by the app's thread id, so the thread comes
     first, and a follow-up from the address that started the thread takes the identifier and
-    its contact from the thread's row, with no lookup of its own.
+    its contact's id from the thread's row, with no lookup of its own.
 
     Race-safe: concurrent first messages of one conversation queue for its creation lock
     (``_open_thread_or_creation_lock``); should two still insert, the partial unique constraint
@@ -530,20 +535,20 @@ def _conversation_for_message(
         key = f"d:{contact_identifier.pk}"
         thread = _open_thread_or_creation_lock(account, key)
         if thread is not None:
-            return contact, thread, False
+            return contact.pk, thread, False
         try:
             with transaction.atomic():
-                return contact, create(contact, contact_identifier, key), True
+                return contact.pk, create(contact, contact_identifier, key), True
         except IntegrityError:
             winner = _open_thread_locked(account, key)
             if winner is None:
                 raise
-            return contact, winner, False
+            return contact.pk, winner, False
 
     if not integration_thread_id:
         # Every message starts its own thread: no key, nothing to race on.
         contact, contact_identifier = resolve()
-        return contact, create(contact, contact_identifier, None), True
+        return contact.pk, create(contact, contact_identifier, None), True
 
     key = f"t:{integration_thread_id}"
     thread = _open_thread_or_creation_lock(account, key)
@@ -551,7 +556,7 @@ def _conversation_for_message(
         try:
             with transaction.atomic():
                 contact, contact_identifier = resolve()
-                return contact, create(contact, contact_identifier, key), True
+                return contact.pk, create(contact, contact_identifier, key), True
         except IntegrityError:
             thread = _open_thread_locked(account, key)
             if thread is None:
@@ -564,9 +569,9 @@ def _conversation_for_message(
             known, channel=channel, kind=identifier["type"], value=identifier["value"]
         )
     ):
-        return known.contact, thread, False
+        return known.contact_id, thread, False
     contact, _ = resolve()
-    return contact, thread, False
+    return contact.pk, thread, False
 
 
 def _ticket_create(

@@ -189,7 +189,8 @@ def request_hash(channel_id: int, body: Any) -> str:
 
 def idempotency_key_from(request: Request) -> str | None:
     """The ``Idempotency-Key`` header (IETF draft: a structured-field string, quotes optional)."""
-    raw = request.headers.get("Idempotency-Key")
+    # ``META`` rather than ``request.headers``, which would build a mapping of every header.
+    raw = request.META.get("HTTP_IDEMPOTENCY_KEY")
     if raw is None:
         return None
     key = raw.strip()

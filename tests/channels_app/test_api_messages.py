@@ -1104,7 +1104,7 @@ def test_query_count_of_a_publish_that_starts_a_thread_without_idempotency(
 
 def test_query_count_of_a_follow_up_publish(setup, django_assert_num_queries):
     """Known contact, open thread: auth, account, savepoint, replay check, savepoint, thread
-    (locked, with its identifier and contact), message, its live event (message.created),
+    (locked, with its ticket and identifier), message, its live event (message.created),
     ticket update, release x2."""
     app_client, channel, account = setup
     body = message_body(account, integrationThreadId="conv")
@@ -1119,16 +1119,20 @@ def test_query_count_of_a_follow_up_publish_without_idempotency(
     setup, django_assert_num_queries, later
 ):
     """The common follow-up (no idempotency id or key): auth, account; in the service's
-    transaction (a savepoint here, inside the test's): the thread (locked, with its identifier
-    and contact), message, its live event, and the ticket's update when the message is its
-    latest. No replay check, no savepoint of its own, no contact lookup."""
+    transaction (a savepoint here, inside the test's): the thread (locked, with its
+    ticket and identifier), message, its live event, and the ticket's update when the message
+    is its latest. No replay check, no savepoint of its own, no contact lookup: not even a join, as
+    the thread's contact identifier names the contact's id."""
     app_client, channel, account = setup
     body = message_body(account, integrationThreadId="conv", timestamp="2026-11-25T10:00:00.000Z")
     _post(app_client.client, channel, body)
     timestamp = "2026-11-25T10:05:00.000Z" if later else "2026-11-25T09:55:00.000Z"
-    with django_assert_num_queries(8 if later else 7):
+    with django_assert_num_queries(8 if later else 7) as captured:
         response = _post(app_client.client, channel, {**body, "timestamp": timestamp})
     assert response.status_code == 201
+    assert not [query for query in captured.captured_queries if '"tickets_contact"' in query["sql"]]
+    created = Message.objects.get(pk=response.json()["id"])
+    assert created.sender_contact_id == Thread.objects.get(integration_thread_id="conv").contact_id
     assert Message.objects.filter(thread_id=response.json()["conversationsThreadId"]).count() == 2
 
 

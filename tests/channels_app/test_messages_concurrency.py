@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from tests.conftest import AppClient, make_app_client
 from tests.factories import default_pipeline
 from tests.tickets.factories import channel_with_account, message_body, messages_url, sender
-from tickets.models import Contact, IdempotencyRecord, Message, Thread
+from tickets.models import Contact, IdempotencyRecord, Message, Thread, Ticket
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -188,3 +188,27 @@ def test_concurrent_first_messages_of_a_conversation_queue_for_its_creation(race
     # Not one attempt was rolled back: each insert took the next id of its table.
     assert _sequence_value("tickets_ticket") - tickets_before == 1
     assert _sequence_value("tickets_contact") - contacts_before == 1
+
+
+def test_concurrent_follow_ups_of_one_thread_land_in_it_and_keep_the_latest_time(racer):
+    """Concurrent follow-ups all land in the open thread, and the ticket's last message time
+    ends at the latest of them, whatever the order in which they commit."""
+    channel, account = channel_with_account(racer.app)
+    body = message_body(account, integrationThreadId="busy", timestamp="2026-11-25T09:00:00.000Z")
+    first = APIClient()
+    first.credentials(HTTP_AUTHORIZATION=f"Bearer {racer.token}")
+    opened = _post(channel, body)(first).json()
+    requests = [
+        _post(channel, {**body, "timestamp": f"2026-11-25T10:{minute:02d}:00.000Z"})
+        for minute in range(THREADS)
+    ]
+
+    responses = _race(racer.token, requests)
+
+    assert [response.status_code for response in responses] == [201] * THREADS
+    assert {response.json()["conversationsThreadId"] for response in responses} == {
+        opened["conversationsThreadId"]
+    }
+    ticket = Ticket.objects.get(pk=opened["ticketId"])
+    assert ticket.last_message_at.isoformat() == f"2026-11-25T10:{THREADS - 1:02d}:00+00:00"
+    assert Thread.objects.count() == 1
