@@ -1,7 +1,13 @@
 -- wrk script of bench/ingest.py: POSTs inbound messages, ten per conversation, each
 -- conversation from its own customer, for wrk's duration.
 -- Arguments: <path> <token> <account id> <run tag>
+--
+-- As bench/ingest.py's message_bodies: 64 conversations are open at a time and take turns,
+-- so a conversation's messages arrive one after the other, in order, as a bridge forwards a
+-- chat, while the load is spread over many conversations.
 
+local OPEN = 64
+local PER_CONVERSATION = 10
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -17,9 +23,11 @@ function init(args)
 end
 
 function request()
+  local n = counter
   counter = counter + 1
-  local index = thread_id * 1000000 + counter
-  local conversation = math.floor(index / 10)
+  local index = thread_id * 1000000 + n
+  local conversation = thread_id * 100000 + math.floor(n / (OPEN * PER_CONVERSATION)) * OPEN
+    + n % OPEN
   local phone = string.format("+1202%07d", conversation % 10000000)
   local body = string.format(
     '{"text":"Hello, this is message %d of the benchmark","messageDirection":"INCOMING",' ..
@@ -30,6 +38,9 @@ function request()
     index, account, phone, conversation, tag, conversation)
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
+    -- A connection per request: with wrk's few keep-alive connections, gunicorn's two workers
+    -- could end up with most of them each, leaving one core idle for a whole run.
+    ["Connection"] = "close",
     ["Authorization"] = "Bearer " .. token,
   }, body)
 end
