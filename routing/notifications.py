@@ -141,7 +141,7 @@ def _email_task_send(user_id: int, ticket_id: int) -> None:
 def notification_create_for_message(*, ticket: Ticket, message: Message) -> list[Notification]:
     """A new INCOMING message on an existing ticket: its owner is notified (NEW_MESSAGE).
 
-    Called by ``tickets.services.message_publish_inbound`` inside its transaction.
+    Called by ``tickets.publish.message_publish_inbound`` inside its transaction.
     """
     if ticket.owner_id is None or message.direction != MessageDirection.INCOMING:
         return []

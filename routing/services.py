@@ -437,7 +437,7 @@ def _notify(
 def ticket_route(*, ticket: Ticket, message: Message | None = None) -> Ticket:
     """Assigns a new ticket by its channel account's routing rule and records the decision.
 
-    Called by ``tickets.services.message_publish_inbound`` inside its transaction, once per new
+    Called by ``tickets.publish.message_publish_inbound`` inside its transaction, once per new
     ticket. ``message`` is the message that opened it, shown in notifications and emails (None:
     the ticket's newest incoming message, one query when a notification goes out). Preconditions:
     the ticket is open and unassigned. Locks the candidates' profiles (user id order). Side

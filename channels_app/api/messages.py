@@ -29,8 +29,9 @@ from helpdesk.api_errors import NotFound, field_error
 from helpdesk.api_fields import TimestampField, parse_id
 from tickets.contacts import IdentifierError, identifier_normalise
 from tickets.models import Attachment, MessageDirection, MessageStatus
+from tickets.publish import message_publish_inbound
 from tickets.selectors import message_get_for_channel
-from tickets.services import message_publish_inbound, message_status_update
+from tickets.services import message_status_update
 
 TEXT_MAX_LENGTH = 65_536
 MAX_PARTICIPANTS = 100

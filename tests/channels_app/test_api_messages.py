@@ -36,7 +36,8 @@ from tickets.models import (
     Thread,
     Ticket,
 )
-from tickets.services import message_published_after_commit, ticket_set_status
+from tickets.publish import message_published_after_commit
+from tickets.services import ticket_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -926,7 +927,7 @@ def test_without_a_routing_rule_a_ticket_takes_the_defaults(setup):
 
 def test_ticket_route_runs_once_per_new_ticket(setup):
     app_client, channel, account = setup
-    with mock.patch("tickets.services.ticket_route", side_effect=lambda ticket: ticket) as route:
+    with mock.patch("tickets.publish.ticket_route", side_effect=lambda ticket: ticket) as route:
         _post(app_client.client, channel, message_body(account, integrationThreadId="a"))
         _post(app_client.client, channel, message_body(account, integrationThreadId="a"))
         _post(app_client.client, channel, message_body(account, integrationThreadId="b"))
@@ -950,7 +951,7 @@ def test_a_failure_after_the_first_writes_rolls_everything_back(setup):
     app_client, channel, account = setup
     before = _counts()
     with (
-        mock.patch("tickets.services.ticket_route", side_effect=RuntimeError("routing broke")),
+        mock.patch("tickets.publish.ticket_route", side_effect=RuntimeError("routing broke")),
         pytest.raises(RuntimeError),
     ):
         _post(app_client.client, channel, message_body(account, integrationIdempotencyId="x"))

@@ -12,7 +12,7 @@ from channels_app.models import ChannelAccount
 from routing.models import RepProfile, RoutingRule, Team
 from tests.factories import AppFactory, UserFactory
 from tests.tickets.factories import channel_with_account
-from tickets.services import PublishResult, message_publish_inbound
+from tickets.publish import PublishResult, message_publish_inbound
 
 Mode = RoutingRule.Mode
 _phones = itertools.count(1)

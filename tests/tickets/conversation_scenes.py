@@ -13,7 +13,8 @@ from channels_app.signing import signing_secret_generate
 from tests.factories import AppFactory, UserFactory, default_pipeline
 from tests.tickets.factories import channel_with_account
 from tickets.models import File, Message, PipelineStatus, Ticket
-from tickets.services import file_create, message_publish_inbound
+from tickets.publish import message_publish_inbound
+from tickets.services import file_create
 
 CONTACT_PHONE = "+15550100000"
 

@@ -24,8 +24,9 @@ from tests.tickets.conversation_scenes import (
 )
 from tests.tickets.factories import channel_with_account, mp4_bytes, png_bytes, wav_bytes
 from tickets.models import File, Message, MessageStatus, Ticket, TicketChange
+from tickets.publish import message_publish_inbound
 from tickets.replies import reply_send
-from tickets.services import message_publish_inbound, ticket_update
+from tickets.services import ticket_update
 
 pytestmark = pytest.mark.django_db
 

@@ -11,13 +11,8 @@ from helpdesk.api_errors import ApiError, Conflict, NotFound, Unprocessable
 from tests.factories import AppFactory, ChannelAccountFactory, CustomChannelFactory
 from tests.tickets.factories import channel_with_account, sender
 from tickets.models import Message, PipelineStatus, Thread, Ticket
-from tickets.services import (
-    message_publish_inbound,
-    message_status_update,
-    rich_text_clean,
-    ticket_name_render,
-    ticket_set_status,
-)
+from tickets.publish import message_publish_inbound, ticket_name_render
+from tickets.services import message_status_update, rich_text_clean, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +78,7 @@ def test_an_inactive_account_conflicts(conversation):
 def test_an_unexpected_integrity_error_is_not_mistaken_for_a_replay(conversation):
     app, channel, account = conversation
     with (
-        mock.patch("tickets.services.ticket_route", side_effect=IntegrityError("other")),
+        mock.patch("tickets.publish.ticket_route", side_effect=IntegrityError("other")),
         pytest.raises(IntegrityError),
     ):
         _publish(app, channel, account, integration_idempotency_id="x")
@@ -95,16 +90,16 @@ def test_losing_the_thread_race_joins_the_winners_thread(conversation):
     """Simulates the race: the open-thread lookup misses, the insert hits the constraint."""
     app, channel, account = conversation
     winner = _publish(app, channel, account, integration_thread_id="t").message
-    from tickets import services
+    from tickets import publish
 
-    real = services._open_thread_locked
+    real = publish._open_thread_locked
     calls = {"count": 0}
 
     def miss_once(account, key):
         calls["count"] += 1
         return None if calls["count"] == 1 else real(account, key)
 
-    with mock.patch.object(services, "_open_thread_locked", side_effect=miss_once):
+    with mock.patch.object(publish, "_open_thread_locked", side_effect=miss_once):
         loser = _publish(app, channel, account, integration_thread_id="t").message
 
     assert loser.thread_id == winner.thread_id

@@ -24,7 +24,7 @@ from channels_app.services import (
     token_revoke,
 )
 from routing.models import RepProfile, RoutingRule, Team
-from tickets.services import message_publish_inbound
+from tickets.publish import message_publish_inbound
 
 DEMO_APP = "Demo messaging app"
 DEMO_TOKEN_NAME = "Demo token (make run)"  # noqa: S105 - a label
