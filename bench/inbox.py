@@ -311,7 +311,8 @@ def seed(tickets: int, per_ticket: int) -> None:
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
 
-    from channels_app.services import app_create, channel_account_connect, channel_create
+    from channels_app.accounts import channel_account_connect
+    from channels_app.services import app_create, channel_create
     from tickets.models import (
         Contact,
         ContactIdentifier,

@@ -38,7 +38,8 @@ from bench.common import (
 
 SETUP_SCRIPT = """
 import json
-from channels_app.services import app_create, channel_account_connect, channel_create
+from channels_app.accounts import channel_account_connect
+from channels_app.services import app_create, channel_create
 created = app_create(name="Bench SMS")
 channel = channel_create(
     app=created.app, name="Bench SMS",

@@ -13,14 +13,10 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib.auth import get_user_model
 
+from channels_app.accounts import CHANNEL_ACCOUNT_NAME_MAX_LENGTH, RoutingOptions
 from channels_app.capabilities import InvalidInputError, credentials_clean
 from channels_app.models import AuditEntry, CustomChannel
-from channels_app.services import (
-    APP_NAME_MAX_LENGTH,
-    CHANNEL_ACCOUNT_NAME_MAX_LENGTH,
-    TOKEN_NAME_MAX_LENGTH,
-    RoutingOptions,
-)
+from channels_app.services import APP_NAME_MAX_LENGTH, TOKEN_NAME_MAX_LENGTH
 from helpdesk.authentication import ALL_SCOPES
 from routing.models import RoutingRule, Team
 from tickets.models import Pipeline, PipelineStatus, TicketCategory, TicketPriority, TicketState

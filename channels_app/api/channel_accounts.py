@@ -16,6 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels_app.access import access_channel_account_by_id, access_channel_by_id, request_app
+from channels_app.accounts import (
+    CHANNEL_ACCOUNT_NAME_MAX_LENGTH,
+    channel_account_connect,
+    channel_account_update,
+    staging_token_complete,
+)
 from channels_app.api.serializers import (
     ChannelAccountOutputSerializer,
     DeliveryIdentifierField,
@@ -26,12 +32,6 @@ from channels_app.api.serializers import (
 )
 from channels_app.capabilities import DELIVERY_IDENTIFIER_TYPES, text_problem
 from channels_app.selectors import channel_account_list
-from channels_app.services import (
-    CHANNEL_ACCOUNT_NAME_MAX_LENGTH,
-    channel_account_connect,
-    channel_account_update,
-    staging_token_complete,
-)
 from helpdesk.api_errors import field_error
 from helpdesk.api_fields import format_timestamp, page_after, paged_body
 

@@ -16,6 +16,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
 
+from channels_app.accounts import (
+    channel_account_deactivate,
+    channel_account_delete,
+    channel_account_reactivate,
+    routing_options_of,
+    routing_rule_update,
+)
 from channels_app.audit import audit_record
 from channels_app.capabilities import InvalidInputError
 from channels_app.forms import ROUTING_ERROR_PATHS, RoutingForm, apply_api_errors
@@ -24,13 +31,6 @@ from channels_app.selectors import (
     channel_account_get_for_settings,
     channel_account_list_for_settings,
     routing_summary,
-)
-from channels_app.services import (
-    channel_account_deactivate,
-    channel_account_delete,
-    channel_account_reactivate,
-    routing_options_of,
-    routing_rule_update,
 )
 from channels_app.views.access import AdminRequiredMixin
 

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
+from channels_app.accounts import channel_account_connect, staging_token_create
 from channels_app.audit import audit_record
 from channels_app.capabilities import InvalidInputError
 from channels_app.forms import ROUTING_ERROR_PATHS, CredentialsForm, RoutingForm, apply_api_errors
@@ -35,7 +36,6 @@ from channels_app.selectors import (
     channel_list_for_connect_wizard,
     staging_token_get_for_user,
 )
-from channels_app.services import channel_account_connect, staging_token_create
 from channels_app.views.access import AdminRequiredMixin
 from channels_app.views.channel_accounts import account_target
 from helpdesk.encryption import decrypt_text, encrypt_text

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from standardwebhooks import Webhook
 
+from channels_app.accounts import channel_account_delete
 from channels_app.models import ChannelAccount, CustomChannel
-from channels_app.services import channel_account_delete
 from channels_app.signing import signing_secret_generate
 from tests.factories import CustomChannelFactory
 from tests.receiver import running_receiver

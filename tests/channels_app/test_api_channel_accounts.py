@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from channels_app.accounts import RoutingOptions, staging_token_create
 from channels_app.models import ChannelAccount, CustomChannel, StagingToken
-from channels_app.services import RoutingOptions, staging_token_create
 from routing.models import RoutingRule
 from tests.conftest import AppClient
 from tests.factories import (

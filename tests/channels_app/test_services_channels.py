@@ -12,6 +12,16 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from channels_app.accounts import (
+    RoutingOptions,
+    channel_account_connect,
+    channel_account_deactivate,
+    channel_account_delete,
+    channel_account_reactivate,
+    channel_account_update,
+    staging_token_complete,
+    staging_token_create,
+)
 from channels_app.api.serializers import problems_to_detail
 from channels_app.capabilities import (
     InvalidInputError,
@@ -25,18 +35,10 @@ from channels_app.capabilities import (
 )
 from channels_app.models import ChannelAccount, CustomChannel, Delivery, StagingToken
 from channels_app.services import (
-    RoutingOptions,
-    channel_account_connect,
-    channel_account_deactivate,
-    channel_account_delete,
-    channel_account_reactivate,
-    channel_account_update,
     channel_archive,
     channel_create,
     channel_update,
     signing_secret_rotate,
-    staging_token_complete,
-    staging_token_create,
 )
 from helpdesk.api_errors import ApiError, NotFound, flatten_validation_errors
 from routing.models import RoutingRule, Team

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from channels_app.accounts import RoutingOptions, channel_account_connect
 from channels_app.models import AuditEntry, ChannelAccount, Delivery
-from channels_app.services import RoutingOptions, channel_account_connect
 from routing.models import RoutingRule, Team
 from tests.channels_app.settings_helpers import CHANNELS, credentials_channel, post, routing_data
 from tests.conftest import make_app_client

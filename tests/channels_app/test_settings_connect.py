@@ -213,7 +213,7 @@ def test_connecting_through_the_apps_page_with_a_staging_token(admin_browser: Cl
 
 
 def test_another_admins_staging_token_is_404(admin_browser: Client) -> None:
-    from channels_app.services import staging_token_create
+    from channels_app.accounts import staging_token_create
 
     channel = credentials_channel(account_connection_redirect_url="https://bridge.example.com/c")
     _, staged = staging_token_create(channel=channel, created_by_id=UserFactory().pk)

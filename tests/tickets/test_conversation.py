@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from channels_app.accounts import channel_account_deactivate
 from channels_app.models import Delivery
-from channels_app.services import channel_account_deactivate
 from routing.models import AssignmentDecision, Notification
 from tests.factories import AppFactory, default_pipeline
 from tests.receiver import running_receiver

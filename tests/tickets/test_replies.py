@@ -9,8 +9,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from standardwebhooks import Webhook
 
+from channels_app.accounts import channel_account_deactivate
 from channels_app.models import CustomChannel, Delivery
-from channels_app.services import channel_account_deactivate
 from channels_app.signing import signing_secret_generate
 from tests.factories import UserFactory
 from tests.receiver import running_receiver

@@ -12,8 +12,8 @@ import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
 
+from channels_app.accounts import channel_account_deactivate
 from channels_app.models import Delivery
-from channels_app.services import channel_account_deactivate
 from routing.models import AssignmentDecision
 from tests.receiver import Answer, running_receiver
 from tests.tickets.conversation_scenes import (

@@ -14,15 +14,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from channels_app.accounts import RoutingOptions, channel_account_connect
 from channels_app.models import App, AppToken, ChannelAccount, CustomChannel
-from channels_app.services import (
-    RoutingOptions,
-    app_create,
-    channel_account_connect,
-    channel_create,
-    token_create,
-    token_revoke,
-)
+from channels_app.services import app_create, channel_create, token_create, token_revoke
 from routing.models import RepProfile, RoutingRule, Team
 from tickets.publish import message_publish_inbound
 
