@@ -190,20 +190,19 @@ def test_an_inbound_message_with_image_and_audio_appears_live_in_the_list_and_th
     expect(page.get_by_test_id("ticket-row")).to_have_count(0)
     expect(page.locator("[data-view-count='open']")).to_have_text("0")
 
-    # A new conversation: its row appears in the open list within 2 seconds, no reload.
-    files = attachments()
-    _app_post(
-        page,
-        app_client,
-        base + messages_url(channel),
-        data=message_body(
+    def customer_writes(text: str) -> None:
+        """Hedy's message with an image and a voice note, in one conversation."""
+        body = message_body(
             account,
-            text="Receipt and voice note attached",
+            text=text,
             integrationThreadId="live-files",
             senders=[sender("+15550400000", name="Hedy Lamarr")],
-            attachments=files,
-        ),
-    )
+            attachments=attachments(),
+        )
+        _app_post(page, app_client, base + messages_url(channel), data=body)
+
+    # A new conversation: its row appears in the open list within 2 seconds, no reload.
+    customer_writes("Receipt and voice note attached")
     row = page.get_by_test_id("ticket-row")
     expect(row).to_have_count(1, timeout=2_000)
     expect(row).to_contain_text("Hedy Lamarr")
@@ -220,18 +219,7 @@ def test_an_inbound_message_with_image_and_audio_appears_live_in_the_list_and_th
     expect(page.locator("[data-kind='audio'] audio")).to_have_count(1)
 
     # A follow-up with the same files arrives in the open conversation within 2 seconds.
-    _app_post(
-        page,
-        app_client,
-        base + messages_url(channel),
-        data=message_body(
-            account,
-            text="And again, in case",
-            integrationThreadId="live-files",
-            senders=[sender("+15550400000", name="Hedy Lamarr")],
-            attachments=attachments(),
-        ),
-    )
+    customer_writes("And again, in case")
     expect(page.locator("[data-message-id]")).to_have_count(2, timeout=2_000)
     latest = page.locator("[data-message-id]").last
     expect(latest).to_contain_text("And again, in case")
