@@ -59,6 +59,8 @@ class Command(BaseCommand):
         self.stdout.write(
             "\nHelp desk demo ready at http://127.0.0.1:8000\n"
             f"  Sign in: admin / {DEMO_PASSWORD} (admin), rep1 or rep2 / {DEMO_PASSWORD} (reps)\n"
+            "  Inbox: http://127.0.0.1:8000/inbox/ · "
+            "Channels: http://127.0.0.1:8000/settings/help-desk/channels/\n"
             f"  Demo app {app.name!r} (appId {app.pk}), channel id {channel.pk if channel else '-'}\n"
             f"  API token: {token}\n"
             "  Try: curl -H 'Authorization: Bearer <token>' "
