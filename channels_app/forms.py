@@ -18,6 +18,7 @@ from channels_app.capabilities import InvalidInputError, credentials_clean
 from channels_app.models import AuditEntry, CustomChannel
 from channels_app.services import APP_NAME_MAX_LENGTH, TOKEN_NAME_MAX_LENGTH
 from helpdesk.authentication import ALL_SCOPES
+from helpdesk.users import user_display_name
 from routing.models import RoutingRule, Team
 from tickets.models import Pipeline, PipelineStatus, TicketCategory, TicketPriority, TicketState
 
@@ -120,7 +121,7 @@ class _UserChoiceField(forms.ModelMultipleChoiceField):
     """Admins pick reps by the name the inbox shows, not by their sign-in name."""
 
     def label_from_instance(self, obj: Any) -> str:
-        return str(obj.get_full_name() or obj.get_username())
+        return user_display_name(obj)
 
 
 # The routing step's fields by the paths the services report errors at.

@@ -23,6 +23,7 @@ from channels_app.models import (
     DeliveryIdentifierType,
     StagingToken,
 )
+from helpdesk.users import user_display_name
 from routing.models import RoutingRule
 from tickets.models import Inbox
 
@@ -152,16 +153,14 @@ def staging_token_get_for_user(*, staging_id: int, user: Any) -> StagingToken:
     return staged
 
 
-def _user_name(user: Any) -> str:
-    return str(user.get_full_name() or user.get_username())
-
-
 def routing_summary(rule: RoutingRule | None) -> str:
     """One line for the channels list: "None", "Contact owner", or "Specific users and teams:
     Support, Alex" (teams, then users). Reads the rule's prefetched users and teams."""
     if rule is None or not rule.auto_assign or rule.mode == RoutingRule.Mode.NONE:
         return "None"
-    names = [team.name for team in rule.teams.all()] + [_user_name(u) for u in rule.users.all()]
+    names = [team.name for team in rule.teams.all()] + [
+        user_display_name(u) for u in rule.users.all()
+    ]
     if rule.mode == RoutingRule.Mode.CONTACT_OWNER:
         return "Contact owner" + (f", else {', '.join(names)}" if names else "")
     return f"{RoutingRule.Mode.SPECIFIC_USERS_AND_TEAMS.label}: {', '.join(names) or 'nobody'}"

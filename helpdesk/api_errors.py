@@ -85,12 +85,14 @@ class PayloadTooLarge(ApiError):
         super().__init__(message, status_code=413)
 
 
+def error_item(path: str, message: str, code: str) -> dict[str, str]:
+    """One item of an error's ``errors``: what is wrong, at which input path."""
+    return {"message": message, "in": path, "code": code}
+
+
 def field_error(path: str, message: str, code: str = "INVALID_FORMAT") -> ApiError:
     """A 400 for one field, with its JSON path (``raise field_error("text", "is required")``)."""
-    return ApiError(
-        f"Invalid input at {path}: {message}",
-        errors=[{"message": message, "in": path, "code": code}],
-    )
+    return ApiError(f"Invalid input at {path}: {message}", errors=[error_item(path, message, code)])
 
 
 class NotFound(ApiError):

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.users import user_display_name
 from routing.models import AssignmentDecision, NotificationKind, WaitingTicket
 from routing.notifications import notification_create
 from routing.services import backlog_drain_schedule
@@ -25,12 +26,8 @@ class OwnerRefused(ValueError):
     """The chosen owner cannot own tickets (unknown or deactivated user)."""
 
 
-def user_display_name(user: Any) -> str:
-    """A user as people read it: the full name, else the username."""
-    if user is None:
-        return "nobody"
-    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    return str(full_name or user.get_username())
+def _who(user: Any | None) -> str:
+    return "nobody" if user is None else user_display_name(user)
 
 
 @transaction.atomic
@@ -48,7 +45,7 @@ def ticket_owner_set(*, ticket: Ticket, owner: Any | None, by: Any) -> Ticket:
     Raises ``OwnerRefused`` for a deactivated owner.
     """
     if owner is not None and not owner.is_active:
-        raise OwnerRefused(f"{user_display_name(owner)} is deactivated and cannot own tickets.")
+        raise OwnerRefused(f"{_who(owner)} is deactivated and cannot own tickets.")
     waiting = WaitingTicket.objects.select_for_update().filter(ticket_id=ticket.pk).first()
     locked = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
     owner_id = owner.pk if owner is not None else None
@@ -66,16 +63,13 @@ def ticket_owner_set(*, ticket: Ticket, owner: Any | None, by: Any) -> Ticket:
     if previous_id is not None and locked.state == TicketState.OPEN:
         backlog_drain_schedule(user_id=previous_id)
 
-    by_name = user_display_name(by)
+    by_name = _who(by)
     if owner is None:
-        summary = f"Unassigned by {by_name} (was {user_display_name(previous)})."
+        summary = f"Unassigned by {by_name} (was {_who(previous)})."
     elif previous is None:
-        summary = f"Assigned to {user_display_name(owner)} by {by_name}."
+        summary = f"Assigned to {_who(owner)} by {by_name}."
     else:
-        summary = (
-            f"Reassigned by {by_name} from {user_display_name(previous)} "
-            f"to {user_display_name(owner)}."
-        )
+        summary = f"Reassigned by {by_name} from {_who(previous)} to {_who(owner)}."
     AssignmentDecision.objects.create(
         ticket=locked,
         trigger=AssignmentDecision.Trigger.MANUAL,
@@ -108,7 +102,7 @@ def assignment_record_reply(*, ticket: Ticket, author: Any) -> AssignmentDecisio
         outcome=AssignmentDecision.Outcome.ASSIGNED,
         assignee_id=author.pk,
         details={"triggeredByUserId": author.pk, "previousOwnerId": None, "byReply": True},
-        summary=f"Taken by {user_display_name(author)}, who replied while it was unassigned.",
+        summary=f"Taken by {_who(author)}, who replied while it was unassigned.",
     )
     _live_event(ticket, trigger="REPLY")
     return decision

@@ -59,9 +59,10 @@ from django.utils.http import urlsafe_base64_encode
 from channels_app.audit import audit_record
 from channels_app.models import AuditEntry
 from helpdesk.on_commit import after_commit
+from helpdesk.users import user_display_name
 from routing.availability import availability_set, capacity_set, rep_is_admin, rep_profile_locked
 from routing.models import AssignmentDecision, RepProfile, RoutingRule, Team, WaitingTicket
-from routing.ownership import ticket_owner_set, user_display_name
+from routing.ownership import ticket_owner_set
 from routing.services import backlog_drain_schedule
 from tickets.models import Ticket, TicketState
 

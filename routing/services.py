@@ -30,6 +30,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from helpdesk.on_commit import after_commit
+from helpdesk.users import user_display_name
 from routing.models import (
     AssignmentDecision,
     NotificationKind,
@@ -68,8 +69,7 @@ class _Candidate:
 
     @property
     def name(self) -> str:
-        user = self.profile.user
-        return user.get_full_name() or user.get_username()
+        return user_display_name(self.profile.user)
 
     @property
     def eligible(self) -> bool:

@@ -21,9 +21,9 @@ from django.urls import reverse, reverse_lazy
 from django.views import View
 
 from channels_app.views.access import AdminRequiredMixin
+from helpdesk.users import user_display_name
 from routing.forms import TeamCreateForm, TeamEditForm, UserCreateForm, UserEditForm
 from routing.models import RepProfile, Team
-from routing.ownership import user_display_name
 from routing.people import (
     Invite,
     team_create,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -19,8 +20,8 @@ from django.core import signing
 from django.urls import reverse
 
 from channels_app.models import App, CustomChannel
-from helpdesk.api_errors import ApiError
-from tickets.models import Attachment, File, MessageDirection
+from helpdesk.api_errors import ApiError, error_item
+from tickets.models import Attachment, File, Message, MessageDirection
 from tickets.selectors import file_map_for_app
 
 # filetype needs the first 261 bytes; the text check looks at a little more.
@@ -126,6 +127,33 @@ class PlannedAttachment:
 # --- Attachments of a message --------------------------------------------------------------
 
 
+def file_attachments_planned(files: Iterable[File]) -> list[PlannedAttachment]:
+    """Stored files as FILE attachments, their usage (image, voice…) inferred from their type."""
+    return [
+        PlannedAttachment(
+            type=Attachment.Type.FILE,
+            file=file,
+            file_usage_type=file_usage_type_infer(file.content_type),
+        )
+        for file in files
+    ]
+
+
+def attachments_store(message: Message, planned: Sequence[PlannedAttachment]) -> list[Attachment]:
+    """Writes a message's checked attachments, in order, in one INSERT."""
+    return Attachment.objects.bulk_create(
+        Attachment(
+            message=message,
+            position=position,
+            type=item.type,
+            file=item.file,
+            file_usage_type=item.file_usage_type,
+            data=item.data,
+        )
+        for position, item in enumerate(planned)
+    )
+
+
 def attachments_plan(
     *,
     app: App,
@@ -152,12 +180,12 @@ def attachments_plan(
         file = files.get(item["fileId"])
         if file is None:
             errors.append(
-                _error(f"attachments[{index}].fileId", "no such file", "OBJECT_NOT_FOUND")
+                error_item(f"attachments[{index}].fileId", "no such file", "OBJECT_NOT_FOUND")
             )
             continue
         if file.size > settings.FILE_UPLOAD_MAX_BYTES:
             errors.append(
-                _error(
+                error_item(
                     f"attachments[{index}].fileId", "is larger than the server accepts", "TOO_LARGE"
                 )
             )
@@ -180,7 +208,7 @@ def outgoing_attachment_problems(
     if "FILE" not in (capabilities.get("outgoingAttachmentTypes") or []):
         for index, _ in file_items:
             errors.append(
-                _error(
+                error_item(
                     f"attachments[{index}].type",
                     "this channel does not accept files on outgoing messages",
                     "NOT_ALLOWED",
@@ -193,7 +221,7 @@ def outgoing_attachment_problems(
         assert item.file is not None  # noqa: S101 (narrowing: file_items only holds files)
         if allowed_types and not mime_type_allowed(item.file.content_type, allowed_types):
             errors.append(
-                _error(
+                error_item(
                     f"attachments[{index}].fileId",
                     f"files of type {item.file.content_type} are not accepted by this channel",
                     "NOT_ALLOWED",
@@ -201,7 +229,7 @@ def outgoing_attachment_problems(
             )
         if isinstance(max_size, int) and item.file.size > max_size:
             errors.append(
-                _error(
+                error_item(
                     f"attachments[{index}].fileId",
                     f"is larger than this channel's limit of {max_size} bytes",
                     "TOO_LARGE",
@@ -210,20 +238,16 @@ def outgoing_attachment_problems(
     max_count = capabilities.get("maxFileAttachmentCount")
     if isinstance(max_count, int) and len(file_items) > max_count:
         errors.append(
-            _error("attachments", f"this channel accepts at most {max_count} files", "TOO_MANY")
+            error_item("attachments", f"this channel accepts at most {max_count} files", "TOO_MANY")
         )
     max_total = capabilities.get("maxTotalFileAttachmentSizeBytes")
     total = sum(item.file.size for _, item in file_items if item.file is not None)
     if isinstance(max_total, int) and total > max_total:
         errors.append(
-            _error(
+            error_item(
                 "attachments",
                 f"files total {total} bytes, above this channel's limit of {max_total}",
                 "TOO_LARGE",
             )
         )
     return errors
-
-
-def _error(path: str, message: str, code: str) -> dict[str, str]:
-    return {"message": message, "in": path, "code": code}

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 
 from helpdesk.api_errors import ApiError
+from helpdesk.users import user_display_name
 from tickets.models import Message, Pipeline, PipelineStatus, TicketCategory, TicketPriority
 from tickets.reply_channels import CALL_MAX_DURATION_SECONDS, CallDetails, CallOutcome
 
@@ -18,12 +19,8 @@ TEXT_MAX_LENGTH = 65_536
 FILES_MAX = 50
 
 
-def _user_label(user: Any) -> str:
-    return str(user.get_full_name() or user.get_username())
-
-
 def owner_choices(owners: list[Any], *, empty_label: str) -> list[tuple[Any, str]]:
-    return [("", empty_label), *((user.pk, _user_label(user)) for user in owners)]
+    return [("", empty_label), *((user.pk, user_display_name(user)) for user in owners)]
 
 
 def service_errors_apply(

@@ -34,6 +34,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount, CustomChannel
+from helpdesk.users import user_display_name
 from tickets.models import (
     ContactIdentifier,
     Message,
@@ -207,7 +208,7 @@ def _owner_choices() -> list[Any]:
         ("", "Any owner"),
         (OWNER_ME, "Me"),
         (OWNER_NONE, "Unassigned"),
-        *[(str(user.pk), user.get_full_name() or user.get_username()) for user in users],
+        *[(str(user.pk), user_display_name(user)) for user in users],
     ]
 
 

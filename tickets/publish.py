@@ -24,6 +24,7 @@ from tickets.contacts import contact_identifier_matches, contact_resolve
 from tickets.files import (
     PlannedAttachment,
     attachments_plan,
+    attachments_store,
 )
 from tickets.live import live_event_publish
 from tickets.models import (
@@ -232,17 +233,7 @@ def _publish_write(
         IdempotencyRecord.objects.create(
             app=app, key=idempotency_key, request_hash=request_hash, message=message
         )
-    attachments = Attachment.objects.bulk_create(
-        Attachment(
-            message=message,
-            position=position,
-            type=item.type,
-            file=item.file,
-            file_usage_type=item.file_usage_type,
-            data=item.data,
-        )
-        for position, item in enumerate(planned)
-    )
+    attachments = attachments_store(message, planned)
     attachments_cache_set(message, attachments)
     # Live (I8): open inboxes show the new ticket (with this first message) or the new message.
     live_event_publish(

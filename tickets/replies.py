@@ -19,11 +19,16 @@ from channels_app.api.message_serializers import message_to_api
 from channels_app.deliveries import event_enqueue
 from channels_app.models import Delivery
 from helpdesk.api_errors import ApiError
+from helpdesk.users import user_display_name
 from routing.ownership import assignment_record_reply
-from tickets.files import PlannedAttachment, file_usage_type_infer, outgoing_attachment_problems
+from tickets.files import (
+    PlannedAttachment,
+    attachments_store,
+    file_attachments_planned,
+    outgoing_attachment_problems,
+)
 from tickets.live import live_event_publish
 from tickets.models import (
-    Attachment,
     File,
     LiveEvent,
     Message,
@@ -40,11 +45,6 @@ class ReplyRefused(ApiError):
 
     def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message, status_code=400, errors=errors)
-
-
-def _display_name(user: AbstractBaseUser) -> str:
-    full_name = getattr(user, "get_full_name", lambda: "")()
-    return str(full_name or user.get_username())
 
 
 def reply_channel_problem(thread: Thread) -> str | None:
@@ -83,14 +83,7 @@ def _recipients(thread: Thread) -> list[dict[str, Any]]:
 
 
 def _attachments(files: Sequence[File], capabilities: dict[str, Any]) -> list[PlannedAttachment]:
-    planned = [
-        PlannedAttachment(
-            type=Attachment.Type.FILE,
-            file=file,
-            file_usage_type=file_usage_type_infer(file.content_type),
-        )
-        for file in files
-    ]
+    planned = file_attachments_planned(files)
     problems = outgoing_attachment_problems(capabilities, planned)
     if problems:
         raise ReplyRefused(attachment_problem_sentence(problems[0], files), errors=problems)
@@ -107,6 +100,31 @@ def attachment_problem_sentence(problem: dict[str, str], files: Sequence[File]) 
         if index.isdigit() and int(index) < len(files):
             return f"{files[int(index)].name}: {message}."
     return f"Attachments: {message}."
+
+
+def reply_target(thread: Thread, in_reply_to_id: int | None) -> Message | None:
+    """The message a reply answers: ``in_reply_to_id`` (a message of this thread, else
+    ``ReplyRefused``), or by default the newest incoming one."""
+    if in_reply_to_id is not None:
+        replied = thread.messages.filter(pk=in_reply_to_id).first()
+        if replied is None:
+            raise ReplyRefused("The message replied to is not part of this conversation.")
+        return replied
+    return (
+        thread.messages.filter(direction=MessageDirection.INCOMING)
+        .order_by("-timestamp", "-id")
+        .first()
+    )
+
+
+def reply_created_publish(message: Message) -> None:
+    """``message.created`` of a rep's reply, any medium, for open inboxes after commit."""
+    live_event_publish(
+        kind=LiveEvent.Kind.MESSAGE_CREATED,
+        ticket=message.ticket,
+        message=message,
+        data={"direction": message.direction, "medium": message.medium},
+    )
 
 
 def ticket_replied(*, ticket: Ticket, author: AbstractBaseUser, now: datetime) -> None:
@@ -159,16 +177,10 @@ def reply_send(
         raise ReplyRefused("Write a message or attach a file.")
     planned = _attachments(files, channel.capabilities)
 
-    replies_to = thread.messages.filter(direction=MessageDirection.INCOMING)
-    if in_reply_to_id is not None:
-        in_reply_to = thread.messages.filter(pk=in_reply_to_id).first()
-        if in_reply_to is None:
-            raise ReplyRefused("The message replied to is not part of this conversation.")
-    else:
-        in_reply_to = replies_to.order_by("-timestamp", "-id").first()
+    in_reply_to = reply_target(thread, in_reply_to_id)
 
     now = timezone.now()
-    sender: dict[str, Any] = {"actorId": f"A-{author.pk}", "name": _display_name(author)}
+    sender: dict[str, Any] = {"actorId": f"A-{author.pk}", "name": user_display_name(author)}
     if account.delivery_identifier is not None:
         sender["deliveryIdentifier"] = account.delivery_identifier
     message = Message.objects.create(
@@ -188,16 +200,7 @@ def reply_send(
         sender_user_id=author.pk,
         timestamp=now,
     )
-    Attachment.objects.bulk_create(
-        Attachment(
-            message=message,
-            position=position,
-            type=item.type,
-            file=item.file,
-            file_usage_type=item.file_usage_type,
-        )
-        for position, item in enumerate(planned)
-    )
+    attachments_store(message, planned)
     ticket_replied(ticket=ticket, author=author, now=now)
 
     event_enqueue(
@@ -214,10 +217,5 @@ def reply_send(
         channel_account_id=account.pk,
         message_id=message.pk,
     )
-    live_event_publish(
-        kind=LiveEvent.Kind.MESSAGE_CREATED,
-        ticket=ticket,
-        message=message,
-        data={"direction": message.direction, "medium": message.medium},
-    )
+    reply_created_publish(message)
     return message

@@ -31,17 +31,17 @@ from django.utils import timezone
 from channels_app.deliveries import RedeliveryRefused, delivery_redeliver
 from channels_app.models import Delivery
 from helpdesk.on_commit import enqueue_after_commit
+from helpdesk.users import user_display_name
 from tickets.files import (
+    attachments_store,
     content_type_sniff_file,
+    file_attachments_planned,
     file_name_clean,
-    file_usage_type_infer,
     mime_type_allowed,
 )
-from tickets.live import live_event_publish, live_message_statuses_publish
+from tickets.live import live_message_statuses_publish
 from tickets.models import (
-    Attachment,
     File,
-    LiveEvent,
     Message,
     MessageDirection,
     MessageStatus,
@@ -52,7 +52,9 @@ from tickets.models import (
 from tickets.replies import (
     ReplyRefused,
     reply_channel_problem,
+    reply_created_publish,
     reply_send,
+    reply_target,
     ticket_replied,
 )
 from tickets.services import (
@@ -172,8 +174,7 @@ def reply_options(*, ticket: Ticket, thread: Thread | None) -> list[ReplyOption]
 
 
 def _author(user: AbstractBaseUser) -> dict[str, Any]:
-    full_name = getattr(user, "get_full_name", lambda: "")()
-    return {"actorId": f"A-{user.pk}", "name": str(full_name or user.get_username())}
+    return {"actorId": f"A-{user.pk}", "name": user_display_name(user)}
 
 
 def _contact_participant(ticket: Ticket, kind: str, value: str) -> dict[str, Any]:
@@ -190,19 +191,6 @@ def _thread_of(ticket: Ticket) -> Thread:
     if thread is None:
         raise ReplyRefused("This ticket has no conversation.")
     return thread
-
-
-def _in_reply_to(thread: Thread, in_reply_to_id: int | None) -> Message | None:
-    if in_reply_to_id is not None:
-        replied = thread.messages.filter(pk=in_reply_to_id).first()
-        if replied is None:
-            raise ReplyRefused("The message replied to is not part of this conversation.")
-        return replied
-    return (
-        thread.messages.filter(direction=MessageDirection.INCOMING)
-        .order_by("-timestamp", "-id")
-        .first()
-    )
 
 
 # --- Attachments ----------------------------------------------------------------------------
@@ -267,7 +255,7 @@ def email_reply_send(
         raise ReplyRefused("Write a message or attach a file.")
     _email_files_check(files)
     thread = _thread_of(locked)
-    in_reply_to = _in_reply_to(thread, in_reply_to_id)
+    in_reply_to = reply_target(thread, in_reply_to_id)
     now = timezone.now()
     message = Message.objects.create(
         thread=thread,
@@ -284,10 +272,10 @@ def email_reply_send(
         sender_user_id=author.pk,
         timestamp=now,
     )
-    _attach(message, files)
+    attachments_store(message, file_attachments_planned(files))
     ticket_replied(ticket=locked, author=author, now=now)
     _email_deliver_after_commit(message.pk)
-    _message_created(message)
+    reply_created_publish(message)
     return message
 
 
@@ -300,19 +288,6 @@ def _email_files_check(files: Sequence[File]) -> None:
             raise ReplyRefused(f"{file.name} is larger than the limit of {limit} bytes.")
     if sum(file.size for file in files) > limit:
         raise ReplyRefused(f"The files total more than the limit of {limit} bytes.")
-
-
-def _attach(message: Message, files: Sequence[File]) -> None:
-    Attachment.objects.bulk_create(
-        Attachment(
-            message=message,
-            position=position,
-            type=Attachment.Type.FILE,
-            file=file,
-            file_usage_type=file_usage_type_infer(file.content_type),
-        )
-        for position, file in enumerate(files)
-    )
 
 
 def _email_deliver_after_commit(message_id: int) -> None:
@@ -443,24 +418,16 @@ def call_log(
         text=note.strip(),
         details={"durationSeconds": call.duration_seconds, "outcome": call.outcome},
         senders=[_author(author)],
-        recipients=[
-            _contact_participant(locked, "HS_PHONE_NUMBER", _contact_phone(locked.contact_id))
-        ],
+        recipients=[_contact_participant(locked, "HS_PHONE_NUMBER", locked.contact.phone)],
         status=MessageStatus.SENT,
-        in_reply_to=_in_reply_to(thread, in_reply_to_id) if in_reply_to_id else None,
+        in_reply_to=reply_target(thread, in_reply_to_id) if in_reply_to_id else None,
         client_type=Message.ClientType.HUBSPOT,
         sender_user_id=author.pk,
         timestamp=now,
     )
     ticket_replied(ticket=locked, author=author, now=now)
-    _message_created(message)
+    reply_created_publish(message)
     return message
-
-
-def _contact_phone(contact_id: int) -> str:
-    from tickets.models import Contact
-
-    return Contact.objects.filter(pk=contact_id).values_list("phone", flat=True).first() or ""
 
 
 # --- Any medium, and "send and set status" --------------------------------------------------
@@ -562,19 +529,8 @@ def reply_send_and_set_status(
         in_reply_to_id=in_reply_to_id,
         call=call,
     )
-    locked.refresh_from_db()
     ticket_set_status(ticket=locked, status=status, by=author)
     return message
-
-
-def _message_created(message: Message) -> None:
-    """``message.created`` for open inboxes, after commit."""
-    live_event_publish(
-        kind=LiveEvent.Kind.MESSAGE_CREATED,
-        ticket=message.ticket,
-        message=message,
-        data={"direction": message.direction, "medium": message.medium},
-    )
 
 
 def _status_changed(message: Message) -> None:

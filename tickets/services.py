@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import App
-from helpdesk.api_errors import ApiError, Conflict, PayloadTooLarge
+from helpdesk.api_errors import ApiError, Conflict, PayloadTooLarge, error_item
 from routing.services import backlog_drain_schedule  # routing: R2 backlog
 from tickets.files import (
     content_type_sniff_file,
@@ -44,11 +44,6 @@ from tickets.models import (
 )
 
 TICKET_NAME_MAX_LENGTH = 300
-
-
-def error_item(path: str, message: str, code: str) -> dict[str, str]:
-    """One item of an error's ``errors``: what is wrong, at which input path."""
-    return {"message": message, "in": path, "code": code}
 
 
 # --- Rich text ------------------------------------------------------------------------------

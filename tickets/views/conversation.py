@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.views import View
 
 from helpdesk.api_errors import ApiError
+from helpdesk.users import user_display_name
 from routing.ownership import OwnerRefused, ticket_owner_set
 from tickets.access import access_message_by_id, access_ticket_by_id
 from tickets.forms import ReplyForm, TicketOwnerForm, service_errors_apply
@@ -347,7 +348,7 @@ class TicketOwnerView(LoginRequiredMixin, View):
         except OwnerRefused as refused:
             flash.error(request, str(refused))
         else:
-            name = (owner.get_full_name() or owner.get_username()) if owner else ""
+            name = user_display_name(owner) if owner else ""
             flash.success(
                 request,
                 f"The ticket is assigned to {name}." if owner else "The ticket is unassigned.",

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from channels_app.capabilities import RICH_TEXT_FEATURES
+from helpdesk.users import user_display_name
 from tickets.files import file_signed_id
 from tickets.models import Attachment, Message, MessageDirection, MessageStatus
 from tickets.reply_channels import CallOutcome
@@ -177,8 +178,7 @@ def attachment_item(attachment: Attachment) -> AttachmentItem:
 def _sender(message: Message, contact_name: str) -> str:
     first = message.senders[0] if message.senders and isinstance(message.senders[0], dict) else {}
     if message.sender_user is not None:
-        user = message.sender_user
-        return str(user.get_full_name() or user.get_username())
+        return user_display_name(message.sender_user)
     if first.get("name"):
         return str(first["name"])
     if message.direction == MessageDirection.INCOMING:

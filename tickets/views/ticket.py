@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views import View
 
 from helpdesk.api_errors import ApiError
+from helpdesk.users import user_display_name
 from routing.models import AssignmentDecision
 from routing.selectors import assignment_decision_list_for_ticket
 from tickets.access import access_ticket_by_id
@@ -46,12 +47,6 @@ class HistoryEntry:
     text: str
 
 
-def _name(user: Any) -> str:
-    if user is None:
-        return ""
-    return str(user.get_full_name() or user.get_username())
-
-
 def _change_text(change: TicketChange) -> str:
     label = FIELD_LABELS.get(change.field, change.field.capitalize())
     if not change.old_value:
@@ -66,7 +61,11 @@ def ticket_history(
 ) -> list[HistoryEntry]:
     """Property changes, assignments and the creation, newest first."""
     entries = [
-        HistoryEntry(change.created_at, _name(change.by), _change_text(change))
+        HistoryEntry(
+            change.created_at,
+            user_display_name(change.by) if change.by else "",
+            _change_text(change),
+        )
         for change in changes
     ]
     entries += [
