@@ -51,10 +51,6 @@ def email_batch_seconds() -> float:
     return window
 
 
-def ticket_url(ticket_id: int) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/tickets/{ticket_id}/"
-
-
 def message_sender_name(message: Message) -> str:
     """Who wrote a message, for people: the sender's name, else their delivery identifier."""
     senders = message.senders or []
@@ -217,7 +213,7 @@ def notification_email_send(*, user_id: int, ticket_id: int, now: datetime | Non
     context = {
         "user": user,
         "ticket": ticket,
-        "ticket_url": ticket_url(ticket.pk),
+        "ticket_url": settings.PUBLIC_BASE_URL + ticket.get_absolute_url(),
         "settings_url": f"{settings.PUBLIC_BASE_URL}/settings/notifications/",
         "items": [
             {

@@ -98,6 +98,13 @@ def _admin_required(actor: Any) -> None:
         raise PermissionDenied("Only an admin can manage users and teams.")
 
 
+def _target_allowed(actor: Any, user: Any) -> None:
+    """Staff and superusers reach Django's admin site: only a superuser may change them or
+    send them a set-password link, or a help desk admin could take their account over."""
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser can manage a staff or superuser account.")
+
+
 def _user_target(user: Any) -> str:
     return f"User {user.get_username()}"
 
@@ -202,6 +209,7 @@ def user_invite(*, actor: Any, user: Any) -> Invite:
     emailed after commit when they have an address. Refused (``ValidationError``) for a
     deactivated user. Nothing is stored: the link's token is derived from the user's row."""
     _admin_required(actor)
+    _target_allowed(actor, user)
     if not user.is_active:
         raise ValidationError("A deactivated user cannot be invited: reactivate them first.")
     invite = _invite_make(user)
@@ -269,9 +277,7 @@ def user_create(
             {"username": ["A user with this username already exists."]}
         ) from error
     RepProfile.objects.create(user=user, role=role, capacity=capacity, availability=availability)
-    Team.members.through.objects.bulk_create(
-        [Team.members.through(team_id=team_id, user_id=user.pk) for team_id in team_ids]
-    )
+    _user_teams_set(user=user, team_ids=team_ids)
     _audit(
         actor,
         AuditEntry.Action.EDIT,
@@ -321,6 +327,7 @@ def user_update(
     edit with what changed, and a deactivation or reactivation.
     """
     _admin_required(actor)
+    _target_allowed(actor, user)
     first_name, last_name, email = first_name.strip(), last_name.strip(), email.strip()
     errors: dict[str, list[str]] = {}
     _check_names(errors, first_name, last_name)
@@ -473,38 +480,44 @@ def _active_rule_reps(*, rule_ids: set[int], exclude_id: int) -> list[int]:
 # --- Memberships ----------------------------------------------------------------------------
 
 
+def _memberships_replace(
+    *, of: str, owner_id: int, other: str, wanted: list[int]
+) -> tuple[list[int], list[int]]:
+    """Makes the team memberships whose ``of`` ("user_id" or "team_id") is ``owner_id`` exactly
+    those with ``other`` in ``wanted``; returns (added, removed) ``other`` ids."""
+    through = Team.members.through
+    mine = through.objects.filter(**{of: owner_id})
+    current = set(mine.values_list(other, flat=True))
+    added, removed = sorted(set(wanted) - current), sorted(current - set(wanted))
+    if removed:
+        mine.filter(**{f"{other}__in": removed}).delete()
+    if added:
+        through.objects.bulk_create(
+            [through(**{of: owner_id, other: other_id}) for other_id in added],
+            ignore_conflicts=True,
+        )
+    return added, removed
+
+
 def _user_teams_set(*, user: Any, team_ids: list[int]) -> tuple[list[int], list[int]]:
     """Makes ``user`` a member of exactly ``team_ids``; returns (added, removed) team ids. New
     memberships send the user's backlog drain after commit."""
-    through = Team.members.through
-    current = set(through.objects.filter(user_id=user.pk).values_list("team_id", flat=True))
-    wanted = set(team_ids)
-    added, removed = sorted(wanted - current), sorted(current - wanted)
-    if removed:
-        through.objects.filter(user_id=user.pk, team_id__in=removed).delete()
+    added, removed = _memberships_replace(
+        of="user_id", owner_id=user.pk, other="team_id", wanted=team_ids
+    )
     if added:
-        through.objects.bulk_create(
-            [through(team_id=team_id, user_id=user.pk) for team_id in added],
-            ignore_conflicts=True,
-        )
         backlog_drain_schedule(user_id=user.pk)
     return added, removed
 
 
 def _team_members_set(*, team: Team, user_ids: list[int]) -> tuple[list[int], list[int]]:
-    through = Team.members.through
-    current = set(through.objects.filter(team_id=team.pk).values_list("user_id", flat=True))
-    wanted = set(user_ids)
-    added, removed = sorted(wanted - current), sorted(current - wanted)
-    if removed:
-        through.objects.filter(team_id=team.pk, user_id__in=removed).delete()
-    if added:
-        through.objects.bulk_create(
-            [through(team_id=team.pk, user_id=user_id) for user_id in added],
-            ignore_conflicts=True,
-        )
-        for user_id in added:
-            backlog_drain_schedule(user_id=user_id)
+    """Makes ``team``'s members exactly ``user_ids``; each new member's backlog drain is sent
+    after commit."""
+    added, removed = _memberships_replace(
+        of="team_id", owner_id=team.pk, other="user_id", wanted=user_ids
+    )
+    for user_id in added:
+        backlog_drain_schedule(user_id=user_id)
     return added, removed
 
 

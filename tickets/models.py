@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 
 
 class Inbox(models.Model):
@@ -223,6 +224,10 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        """The ticket's conversation in the inbox."""
+        return reverse("inbox-ticket", args=[self.pk])
 
 
 class Thread(models.Model):

@@ -271,7 +271,7 @@ def test_an_offline_contact_owner_gets_the_ticket_and_one_email_with_the_message
     assert "was assigned to you" in email.subject
     assert "From: Grace Hopper" in email.body
     assert "My parcel is lost" in email.body
-    assert f"https://desk.example.com/tickets/{ticket.pk}/" in email.body
+    assert f"https://desk.example.com/inbox/tickets/{ticket.pk}/" in email.body
     assert "offline" in _decision(ticket).summary
 
 

@@ -14,7 +14,7 @@ from django.test import Client
 
 from channels_app.models import AuditEntry
 from routing.models import AssignmentDecision, RepProfile, RoutingRule, Team, WaitingTicket
-from routing.people import team_create, team_members_set, user_create
+from routing.people import team_create, team_members_set, user_create, user_invite
 from tests.routing.helpers import account_with_rule, inbound, rep, team
 from tickets.models import Ticket, TicketState
 
@@ -554,6 +554,43 @@ def test_a_new_set_password_link_for_an_existing_user(admin_browser: Client) -> 
     refused = post(admin_browser, f"{USERS}{bob.pk}/invite/")
     assert refused.status_code == 302
     assert "reactivate them first" in admin_browser.get(refused["Location"]).content.decode()
+
+
+def test_only_a_superuser_manages_staff_and_superuser_accounts(
+    admin: Any, admin_browser: Client
+) -> None:
+    """A help desk admin must not take over an account that reaches Django's admin site."""
+    root = User.objects.create_superuser("root", "root@example.com", "irrelevant")
+    assert post(admin_browser, f"{USERS}{root.pk}/invite/").status_code == 403
+    edit = _edit_data(root, email="mine@example.com", is_active="")
+    assert post(admin_browser, f"{USERS}{root.pk}/", edit).status_code == 403
+    root.refresh_from_db()
+    assert (root.email, root.is_active) == ("root@example.com", True)
+    assert not AuditEntry.objects.filter(target="User root").exists()
+
+    other_root = User.objects.create_superuser("other", "other@example.com", "irrelevant")
+    assert user_invite(actor=other_root, user=root).user == root
+    with pytest.raises(PermissionDenied):
+        user_invite(actor=admin, user=User.objects.create_user("staffer", is_staff=True))
+
+
+def test_a_new_available_user_takes_the_tickets_waiting_for_their_team(
+    admin: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    support = team("Support")
+    ticket = _ticket(inbound(account_with_rule(teams=(support,))))
+    assert WaitingTicket.objects.filter(ticket=ticket).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invite = user_create(
+            actor=admin,
+            username="newbie",
+            team_ids=[support.pk],
+            availability=Availability.AVAILABLE,
+        )
+
+    assert Ticket.objects.get(pk=ticket.pk).owner == invite.user
+    assert not WaitingTicket.objects.exists()
 
 
 # --- Teams ----------------------------------------------------------------------------------

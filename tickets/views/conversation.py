@@ -75,10 +75,6 @@ def thread_of(ticket: Ticket) -> Thread | None:
         return None
 
 
-def conversation_url(ticket: Ticket) -> str:
-    return reverse("inbox-ticket", args=[ticket.pk])
-
-
 def _contact_name(ticket: Ticket) -> str:
     return str(ticket.contact.name or ticket.contact.email or ticket.contact.phone or "")
 
@@ -250,7 +246,7 @@ class ReplyView(LoginRequiredMixin, View):
                     ),
                 }
             )
-        return HttpResponseRedirect(f"{conversation_url(ticket)}#message-{message.pk}")
+        return HttpResponseRedirect(f"{ticket.get_absolute_url()}#message-{message.pk}")
 
     def _send(self, request: HttpRequest, ticket: Ticket, form: ReplyForm) -> Message | None:
         """Calls the service; a refusal lands in ``form`` and returns None."""
@@ -327,8 +323,8 @@ class ReplyFileUploadView(LoginRequiredMixin, View):
 def _back(request: HttpRequest, ticket: Ticket) -> str:
     """Where a post from the sidebar or the ticket page returns (never off this site)."""
     target = request.POST.get("next", "")
-    allowed = (conversation_url(ticket), reverse("ticket-detail", args=[ticket.pk]))
-    return target if target in allowed else conversation_url(ticket)
+    allowed = (ticket.get_absolute_url(), reverse("ticket-detail", args=[ticket.pk]))
+    return target if target in allowed else ticket.get_absolute_url()
 
 
 class TicketOwnerView(LoginRequiredMixin, View):
@@ -380,4 +376,4 @@ class MessageRedeliverView(LoginRequiredMixin, View):
             flash.error(request, problem)
         else:
             flash.success(request, "The reply is being sent again.")
-        return HttpResponseRedirect(f"{conversation_url(ticket)}#message-{message.pk}")
+        return HttpResponseRedirect(f"{ticket.get_absolute_url()}#message-{message.pk}")

@@ -24,7 +24,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
@@ -37,14 +37,6 @@ from tickets.selectors import LIVE_EVENT_PAGE_SIZE, live_event_last_seq, live_ev
 # The bell shows this many notifications; the page this many.
 BELL_SIZE = 10
 PAGE_SIZE = 50
-
-
-def ticket_page_url(ticket_id: int) -> str:
-    """The conversation page of a ticket (the inbox's; its path is fixed by the inbox's URLs)."""
-    try:
-        return reverse("inbox-ticket", args=[ticket_id])
-    except NoReverseMatch:  # Until the conversation page is routed.
-        return f"/inbox/tickets/{ticket_id}/"
 
 
 def notification_to_json(notification: Notification) -> dict[str, Any]:
@@ -154,7 +146,7 @@ class NotificationOpenView(LoginRequiredMixin, View):
         if ticket_id is None:
             raise Http404("No such notification.")
         notification_mark_read(user=request.user, notification_ids=[notification_id])
-        return HttpResponseRedirect(ticket_page_url(ticket_id))
+        return HttpResponseRedirect(reverse("inbox-ticket", args=[ticket_id]))
 
 
 class NotificationReadAllView(LoginRequiredMixin, View):
