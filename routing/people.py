@@ -63,6 +63,7 @@ from helpdesk.users import user_display_name
 from routing.availability import availability_set, capacity_set, rep_is_admin, rep_profile_locked
 from routing.models import AssignmentDecision, RepProfile, RoutingRule, Team, WaitingTicket
 from routing.ownership import ticket_owner_set
+from routing.selectors import team_routing_accounts
 from routing.services import backlog_drain_schedule
 from tickets.models import Ticket, TicketState
 
@@ -629,21 +630,6 @@ def team_update(*, actor: Any, team: Team, name: str, member_ids: Iterable[int])
     if changes:
         _audit(actor, AuditEntry.Action.EDIT, _team_target(old_name), changes)
     return team
-
-
-def team_routing_accounts(*, team_id: int) -> list[str]:
-    """The (non-deleted) channel accounts whose routing rule names the team while assigning
-    to specific users and teams or to the contact owner, as "Channel · Account", by name."""
-    rule_ids = RoutingRule.teams.through.objects.filter(team_id=team_id).values("routingrule_id")
-    return [
-        f"{channel} · {account}"
-        for channel, account in RoutingRule.objects.filter(
-            pk__in=rule_ids, channel_account__archived=False
-        )
-        .exclude(mode=Mode.NONE)
-        .order_by("channel_account__channel__name", "channel_account__name")
-        .values_list("channel_account__channel__name", "channel_account__name")
-    ]
 
 
 @transaction.atomic

@@ -162,11 +162,13 @@ def user_get_for_settings(*, user_id: int) -> UserRow:
 
 def team_list_for_settings() -> QuerySet[Team]:
     """Teams by name with ``member_count`` and ``rule_count`` (the non-deleted channel
-    accounts whose routing rule names the team), in one query."""
+    accounts whose routing rule assigns through the team: ``team_routing_accounts``), in one
+    query."""
     rules = (
         RoutingRule.teams.through.objects.filter(
             team_id=OuterRef("pk"), routingrule__channel_account__archived=False
         )
+        .exclude(routingrule__mode=RoutingRule.Mode.NONE)
         .order_by()
         .values("team_id")
         .annotate(count=Count("routingrule_id"))
@@ -178,6 +180,21 @@ def team_list_for_settings() -> QuerySet[Team]:
         inactive_member_count=Count("members", filter=Q(members__is_active=False), distinct=True),
         rule_count=Coalesce(Subquery(rules, output_field=IntegerField()), 0),
     ).order_by("name", "id")
+
+
+def team_routing_accounts(*, team_id: int) -> list[str]:
+    """The (non-deleted) channel accounts whose routing rule names the team while assigning
+    to specific users and teams or to the contact owner, as "Channel · Account", by name."""
+    rule_ids = RoutingRule.teams.through.objects.filter(team_id=team_id).values("routingrule_id")
+    return [
+        f"{channel} · {account}"
+        for channel, account in RoutingRule.objects.filter(
+            pk__in=rule_ids, channel_account__archived=False
+        )
+        .exclude(mode=RoutingRule.Mode.NONE)
+        .order_by("channel_account__channel__name", "channel_account__name")
+        .values_list("channel_account__channel__name", "channel_account__name")
+    ]
 
 
 def team_get_for_settings(*, team_id: int) -> Team:

@@ -28,7 +28,6 @@ from routing.people import (
     Invite,
     team_create,
     team_delete,
-    team_routing_accounts,
     team_update,
     user_create,
     user_invite,
@@ -38,6 +37,7 @@ from routing.selectors import (
     UserRow,
     team_get_for_settings,
     team_list_for_settings,
+    team_routing_accounts,
     user_get_for_settings,
     user_list_for_settings,
 )

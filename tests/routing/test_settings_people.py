@@ -15,7 +15,8 @@ from django.test import Client
 from channels_app.models import AuditEntry
 from routing.models import AssignmentDecision, RepProfile, RoutingRule, Team, WaitingTicket
 from routing.people import team_create, team_members_set, user_create, user_invite
-from tests.routing.helpers import account_with_rule, inbound, rep, team
+from routing.selectors import team_list_for_settings, team_routing_accounts
+from tests.routing.helpers import Mode, account_with_rule, inbound, rep, team
 from tickets.models import Ticket, TicketState
 
 pytestmark = pytest.mark.django_db
@@ -679,6 +680,18 @@ def test_a_team_used_by_a_routing_rule_cannot_be_deleted(admin_browser: Client) 
     assert User.objects.filter(pk=bob.pk).exists()
     entry = AuditEntry.objects.get(action=AuditEntry.Action.DELETE)
     assert (entry.target, entry.changes) == ("Team Support", {"members": ["bob"]})
+
+
+def test_the_list_and_the_delete_check_agree_on_which_routing_uses_a_team() -> None:
+    """A rule set to None remembers its teams but assigns through none of them."""
+    support, sales = team("Support"), team("Sales")
+    account_with_rule(teams=(support,))
+    account_with_rule(mode=Mode.NONE, teams=(sales,))
+
+    counts = {row.name: row.rule_count for row in team_list_for_settings()}
+    assert counts == {"Sales": 0, "Support": 1}
+    assert team_routing_accounts(team_id=sales.pk) == []
+    assert len(team_routing_accounts(team_id=support.pk)) == 1
 
 
 def test_adding_a_member_hands_out_the_tickets_waiting_for_the_team(
