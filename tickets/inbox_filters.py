@@ -212,13 +212,17 @@ def _owner_choices() -> list[Any]:
     ]
 
 
+def inbox_filter_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters present in ``data`` (a query string, a form post, a saved view's JSON)."""
+    return {key: data[key] for key in FILTER_KEYS if data.get(key) not in (None, "")}
+
+
 def inbox_filters_clean(data: Mapping[str, Any]) -> InboxFilters:
     """Validated filters from a saved view's JSON or a form post; unknown keys are ignored.
 
     Raises ``ValidationError`` with a message per field (``q``, ``channel``, ``from``…).
     """
-    values = {key: data[key] for key in FILTER_KEYS if data.get(key) not in (None, "")}
-    form = InboxFilterForm(values)
+    form = InboxFilterForm(inbox_filter_data(data))
     if not form.is_valid():
         raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
     return form.filters()

@@ -17,6 +17,7 @@ from tickets.inbox_filters import inbox_filters_clean
 from tickets.models import SavedView
 
 NAME_MAX_LENGTH = SavedView._meta.get_field("name").max_length or 80
+DUPLICATE_NAME = "You already have a view with this name."
 
 
 def access_saved_view_by_id(
@@ -50,7 +51,7 @@ def _clean(
         if exclude_pk is not None:
             same_name = same_name.exclude(pk=exclude_pk)
         if same_name.exists():
-            errors["name"] = ["You already have a view with this name."]
+            errors["name"] = [DUPLICATE_NAME]
     cleaned: dict[str, Any] = {}
     try:
         cleaned = inbox_filters_clean(filters).to_data()
@@ -62,7 +63,7 @@ def _clean(
 
 
 def _duplicate_name() -> ValidationError:
-    return ValidationError({"name": ["You already have a view with this name."]})
+    return ValidationError({"name": [DUPLICATE_NAME]})
 
 
 @transaction.atomic

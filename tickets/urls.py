@@ -12,10 +12,10 @@ urlpatterns = [path("", HomeView.as_view(), name="home")]
 urlpatterns += [
     path("inbox/", inbox_views.InboxListView.as_view(), name="inbox"),
     path("inbox/search/", inbox_views.InboxSearchView.as_view(), name="inbox-search"),
-    path("inbox/views/", inbox_views.SavedViewCreateView.as_view(), name="inbox-view-save"),
+    path("inbox/views/", inbox_views.SavedViewSaveView.as_view(), name="inbox-view-save"),
     path(
         "inbox/views/<int:pk>/",
-        inbox_views.SavedViewUpdateView.as_view(),
+        inbox_views.SavedViewSaveView.as_view(),
         name="inbox-view-update",
     ),
     path(

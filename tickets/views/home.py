@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 
-
 class HomeView(TemplateView):
     template_name = "home.html"
 

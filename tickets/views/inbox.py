@@ -33,7 +33,7 @@ from tickets.inbox import (
     ticket_list_for_view,
     ticket_search,
 )
-from tickets.inbox_filters import FILTER_KEYS, InboxFilterForm, InboxFilters
+from tickets.inbox_filters import InboxFilterForm, InboxFilters, inbox_filter_data
 from tickets.models import SavedView
 from tickets.saved_views import (
     NAME_MAX_LENGTH,
@@ -66,9 +66,14 @@ def _view_url(key: str, **params: str) -> str:
 
 
 class SavedViewForm(forms.Form):
-    """The name and sharing of a custom view; its filters come with the search."""
+    """The name and sharing of a custom view; its filters come with the search. It only
+    renders (with the browser's own checks): ``tickets.saved_views`` validates."""
 
-    name = forms.CharField(label="View name", max_length=NAME_MAX_LENGTH)
+    name = forms.CharField(
+        label="View name",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": NAME_MAX_LENGTH, "required": True}),
+    )
     shared = forms.BooleanField(label="Share with every rep", required=False)
 
 
@@ -186,68 +191,55 @@ class InboxSearchView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         saved_view = _editable_saved_view(request, request.GET.get("saved"))
-        data = {key: request.GET[key] for key in FILTER_KEYS if request.GET.get(key)}
+        data = inbox_filter_data(request.GET)
         return _search_page(request, filter_data=data or None, saved_view=saved_view)
-
-
-def _filters_posted(request: HttpRequest) -> dict[str, str]:
-    return {key: request.POST[key] for key in FILTER_KEYS if request.POST.get(key)}
 
 
 def _save_failed(
     request: HttpRequest, error: ValidationError, saved_view: SavedView | None
 ) -> HttpResponse:
-    """The search page again, with each error next to its field."""
+    """The search page again, with the service's errors next to their fields (the service is
+    the one that validates: the form only renders)."""
     save_form = SavedViewForm(request.POST)
-    save_form.is_valid()
     for field, field_errors in error.message_dict.items():
         if field in save_form.fields:
-            for message in field_errors:
-                if message not in save_form.errors.get(field, []):
-                    save_form.add_error(field, message)
+            save_form.add_error(field, field_errors)
     return _search_page(
         request,
-        filter_data=_filters_posted(request),
+        filter_data=inbox_filter_data(request.POST),
         save_form=save_form,
         saved_view=saved_view,
         status=400,
     )
 
 
-class SavedViewCreateView(LoginRequiredMixin, View):
-    """``POST /inbox/views/``: the search's filters saved as a custom view."""
+class SavedViewSaveView(LoginRequiredMixin, View):
+    """``POST /inbox/views/``: the search's filters saved as a new custom view;
+    ``POST /inbox/views/<id>/``: new name, sharing and filters for the owner's view."""
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        saved_view = _owned(request, pk) if pk is not None else None
+        name = request.POST.get("name", "")
+        shared = bool(request.POST.get("shared"))
+        filters = inbox_filter_data(request.POST)
         try:
-            saved = saved_view_create(
-                owner=request.user,
-                name=request.POST.get("name", ""),
-                shared=bool(request.POST.get("shared")),
-                filters=_filters_posted(request),
-            )
-        except ValidationError as error:
-            return _save_failed(request, error, None)
-        messages.success(request, f"Saved the view “{saved.name}”.")
-        return HttpResponseRedirect(_view_url(saved_view_key(saved)))
-
-
-class SavedViewUpdateView(LoginRequiredMixin, View):
-    """``POST /inbox/views/<id>/``: new name, sharing and filters for the owner's view."""
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        saved_view = _owned(request, pk)
-        try:
-            saved_view_update(
-                saved_view=saved_view,
-                actor=request.user,
-                name=request.POST.get("name", ""),
-                shared=bool(request.POST.get("shared")),
-                filters=_filters_posted(request),
-            )
+            if saved_view is None:
+                saved = saved_view_create(
+                    owner=request.user, name=name, shared=shared, filters=filters
+                )
+            else:
+                saved = saved_view_update(
+                    saved_view=saved_view,
+                    actor=request.user,
+                    name=name,
+                    shared=shared,
+                    filters=filters,
+                )
         except ValidationError as error:
             return _save_failed(request, error, saved_view)
-        messages.success(request, f"Updated the view “{saved_view.name}”.")
-        return HttpResponseRedirect(_view_url(saved_view_key(saved_view)))
+        done = "Saved" if saved_view is None else "Updated"
+        messages.success(request, f"{done} the view “{saved.name}”.")
+        return HttpResponseRedirect(_view_url(saved_view_key(saved)))
 
 
 class SavedViewDeleteView(LoginRequiredMixin, View):
