@@ -156,6 +156,26 @@ def test_the_list_fragment_is_the_rows_alone(desk: dict[str, Any]) -> None:
     assert "<html" not in nav.content.decode()
 
 
+def test_the_refreshed_left_column_marks_what_the_page_marked(desk: dict[str, Any]) -> None:
+    """Live updates re-fetch the column from its data-refresh-url: the current entry stays."""
+    browser = signed_in(desk["alice"])
+
+    def refreshed(page_url: str, **params: str) -> str:
+        html = browser.get(page_url, params).content.decode()
+        url = re.search(r'id="inbox-views"[^>]*data-refresh-url="([^"]+)"', html)
+        assert url, "the column says where to refresh it from"
+        return browser.get(url.group(1).replace("&amp;", "&")).content.decode()
+
+    def current(html: str) -> list[str]:
+        return re.findall(
+            r'data-(?:view-key="([^"]+)"|testid="(search-link)")[^>]*aria-current', html
+        )
+
+    assert current(refreshed(INBOX, view="mine")) == [("mine", "")]
+    assert current(refreshed("/inbox/search/", q="order")) == [("", "search-link")]
+    assert current(refreshed(f"/inbox/tickets/{desk['t_alice']}/")) == []
+
+
 def test_pages_need_a_signed_in_user_and_home_leads_reps_to_the_inbox() -> None:
     anonymous = Client()
     for url in (INBOX, "/inbox/search/?q=x"):

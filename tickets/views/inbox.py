@@ -61,6 +61,10 @@ def inbox_nav_context(
     }
 
 
+# The left column's "current" entry on the search page (its icon); view keys never take it.
+SEARCH_KEY = "search"
+
+
 def _view_url(key: str, **params: str) -> str:
     return f"{reverse('inbox')}?{urlencode({'view': key, **params})}"
 
@@ -81,18 +85,23 @@ class InboxListView(LoginRequiredMixin, View):
     """``/inbox/``: the left column of views and the chosen view's conversations."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        fragment = request.GET.get("fragment")
         views = inbox_views_for_user(user=request.user)
+        if fragment == "nav":
+            # The left column of whichever page asks (a view, search, a conversation), with
+            # that page's current entry as it says.
+            nav = inbox_nav_context(
+                user=request.user, current_view_key=request.GET.get("current", ""), views=views
+            )
+            return render(request, NAV_TEMPLATE, nav)
         view = inbox_view_find(views, request.GET.get("view") or DEFAULT_VIEW_KEY)
         if view is None:
             raise Http404("No such view.")
-        fragment = request.GET.get("fragment")
         after = request.GET.get("after") or None
         if fragment == "list":
             page = ticket_list_for_view(user=request.user, view=view, after=after)
             return render(request, ROWS_TEMPLATE, self._rows_context(view, page, after))
         nav = inbox_nav_context(user=request.user, current_view_key=view.key, views=views)
-        if fragment == "nav":
-            return render(request, NAV_TEMPLATE, nav)
         page = ticket_list_for_view(user=request.user, view=view, after=after)
         current = inbox_view_find(nav["inbox_views"], view.key)
         context = {
@@ -150,7 +159,7 @@ def _search_page(
     if saved_view is not None:
         query["saved"] = saved_view.pk
     context = {
-        **inbox_nav_context(user=request.user),
+        **inbox_nav_context(user=request.user, current_view_key=SEARCH_KEY),
         "form": form,
         "filters": filters,
         "page": page,
