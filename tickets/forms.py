@@ -19,6 +19,11 @@ TEXT_MAX_LENGTH = 65_536
 FILES_MAX = 50
 
 
+# What "send and set status" may ask for before the status: the requirable properties but the
+# owner, which a reply never leaves missing (it assigns an unassigned ticket to its author).
+REPLY_PROPERTIES = tuple(name for name in PipelineStatus.REQUIRABLE_PROPERTIES if name != "owner")
+
+
 def owner_choices(owners: list[Any], *, empty_label: str) -> list[tuple[Any, str]]:
     return [("", empty_label), *((user.pk, user_display_name(user)) for user in owners)]
 
@@ -68,9 +73,6 @@ class ReplyForm(forms.Form):
     set_category = forms.ChoiceField(
         required=False, choices=[("", "Choose…"), *TicketCategory.choices], label="Category"
     )
-    set_owner = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=None, label="Ticket owner"
-    )
     call_duration = forms.IntegerField(
         required=False,
         min_value=0,
@@ -86,7 +88,6 @@ class ReplyForm(forms.Form):
         "name": "set_name",
         "priority": "set_priority",
         "category": "set_category",
-        "owner": "set_owner",
         "status": "status",
         "call_duration": "call_duration",
         "call_outcome": "call_outcome",
@@ -96,26 +97,21 @@ class ReplyForm(forms.Form):
         self,
         *args: Any,
         statuses: list[PipelineStatus],
-        owners: list[Any],
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.statuses = {status.pk: status for status in statuses}
-        self.owners = {user.pk: user for user in owners}
         status_field = self.fields["status"]
-        owner_field = self.fields["set_owner"]
         assert isinstance(status_field, forms.ChoiceField)  # noqa: S101 (narrowing)
-        assert isinstance(owner_field, forms.ChoiceField)  # noqa: S101 (narrowing)
         status_field.choices = [("", "Keep the status"), *((s.pk, s.name) for s in statuses)]
-        owner_field.choices = owner_choices(owners, empty_label="Choose…")
         # The status dialog sits outside the editor's <form>; its fields still belong to it.
-        for name in PipelineStatus.REQUIRABLE_PROPERTIES:
+        for name in REPLY_PROPERTIES:
             self.fields[f"set_{name}"].widget.attrs["form"] = "reply-form"
 
     @property
     def property_fields(self) -> list[tuple[str, forms.BoundField]]:
         """The fields of the properties a status may require, by property name."""
-        return [(name, self[f"set_{name}"]) for name in PipelineStatus.REQUIRABLE_PROPERTIES]
+        return [(name, self[f"set_{name}"]) for name in REPLY_PROPERTIES]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -143,13 +139,10 @@ class ReplyForm(forms.Form):
     def properties(self) -> dict[str, Any]:
         """The properties to set before the status, as ``ticket_update`` takes them."""
         properties: dict[str, Any] = {}
-        for name in ("name", "priority", "category"):
+        for name in REPLY_PROPERTIES:
             value = self.cleaned_data.get(f"set_{name}")
             if value:
                 properties[name] = value
-        owner_id = self.cleaned_data.get("set_owner")
-        if owner_id is not None and owner_id in self.owners:
-            properties["owner"] = self.owners[owner_id]
         return properties
 
     def call(self) -> CallDetails | None:

@@ -21,10 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -42,6 +40,7 @@ from tickets.models import (
     TicketPriority,
     TicketState,
 )
+from tickets.selectors import user_list_for_owner_menu
 
 QUERY_MAX_LENGTH = 200
 OWNER_ME = "me"
@@ -80,9 +79,6 @@ class InboxFilters:
             "to": self.date_to.isoformat() if self.date_to else None,
         }
         return {key: value for key, value in data.items() if value not in (None, "")}
-
-    def query_string(self) -> str:
-        return urlencode(self.to_data())
 
     @property
     def is_empty(self) -> bool:
@@ -141,7 +137,7 @@ class InboxFilterForm(forms.Form):
         choices=[("", "Any priority"), *TicketPriority.choices],
     )
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "from" is a Python keyword: the two date fields are added by name.
         self.fields["from"] = forms.DateField(
@@ -203,7 +199,7 @@ def _status_choices() -> list[Any]:
 
 
 def _owner_choices() -> list[Any]:
-    users = get_user_model().objects.filter(is_active=True).order_by("username")
+    users = user_list_for_owner_menu()
     return [
         ("", "Any owner"),
         (OWNER_ME, "Me"),

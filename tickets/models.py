@@ -157,6 +157,11 @@ class PipelineStatus(models.Model):
     def __str__(self) -> str:
         return f"{self.pipeline.name}: {self.name}" if self.pipeline_id else self.name
 
+    @property
+    def required_property_names(self) -> list[str]:
+        """The properties a ticket needs before it enters this status (the known ones)."""
+        return [n for n in self.required_properties or [] if n in self.REQUIRABLE_PROPERTIES]
+
 
 def ticket_activity() -> Coalesce:
     """A ticket's place in the inbox: its last message, or its creation before any message.

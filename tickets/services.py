@@ -107,11 +107,7 @@ def ticket_set_status(*, ticket: Ticket, status: PipelineStatus, by: Any = None)
         )
     thread = Thread.objects.select_for_update().filter(ticket=ticket).first()
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    missing = [
-        name
-        for name in status.required_properties or []
-        if name in PipelineStatus.REQUIRABLE_PROPERTIES and not getattr(ticket, name, None)
-    ]
+    missing = [name for name in status.required_property_names if not getattr(ticket, name, None)]
     if missing:
         raise ApiError(
             f"The status {status.name} requires: {', '.join(missing)}.",
@@ -258,9 +254,7 @@ def ticket_required_properties_missing(
     about to be set: ``{"priority": "HIGH", "owner": <user>}``) over the ticket's own."""
     values = values or {}
     missing = []
-    for name in status.required_properties or []:
-        if name not in PipelineStatus.REQUIRABLE_PROPERTIES:
-            continue
+    for name in status.required_property_names:
         if name in values:
             present = bool(values[name])
         elif name == "owner":

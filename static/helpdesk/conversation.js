@@ -522,7 +522,6 @@
     const status = config.statuses[statusId];
     if (!status) return [];
     return status.required.filter(function (name) {
-      if (name === "owner") return !config.ticket.owner;
       return !config.ticket[name];
     });
   }

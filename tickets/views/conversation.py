@@ -36,7 +36,7 @@ from helpdesk.api_errors import ApiError
 from helpdesk.users import user_display_name
 from routing.ownership import OwnerRefused, ticket_owner_set
 from tickets.access import access_message_by_id, access_ticket_by_id
-from tickets.forms import ReplyForm, TicketOwnerForm, service_errors_apply
+from tickets.forms import REPLY_PROPERTIES, ReplyForm, TicketOwnerForm, service_errors_apply
 from tickets.models import Message, PipelineStatus, Thread, Ticket
 from tickets.replies import ReplyRefused
 from tickets.reply_channels import (
@@ -89,10 +89,9 @@ def _editor_config(
         "statuses": {
             str(status.pk): {
                 "name": status.name,
+                # Replying assigns an unassigned ticket to its author: the owner is never missing.
                 "required": [
-                    name
-                    for name in status.required_properties or []
-                    if name in PipelineStatus.REQUIRABLE_PROPERTIES
+                    name for name in status.required_property_names if name in REPLY_PROPERTIES
                 ],
             }
             for status in statuses
@@ -101,13 +100,12 @@ def _editor_config(
             "name": ticket.name,
             "priority": ticket.priority,
             "category": ticket.category,
-            # Replying assigns an unassigned ticket to its author: never missing.
-            "owner": True,
         },
     }
 
 
-def _sidebar_context(ticket: Ticket, owners: list[Any]) -> dict[str, Any]:
+def _sidebar_context(ticket: Ticket) -> dict[str, Any]:
+    owners = user_list_for_owner_menu()
     return {
         "ticket": ticket,
         "owner_form": TicketOwnerForm(owners=owners, initial={"owner": ticket.owner_id}),
@@ -132,22 +130,19 @@ def _page(
     thread = thread_of(ticket)
     messages, has_earlier = message_list_for_conversation(ticket_id=ticket.pk)
     statuses = pipeline_status_list(pipeline_id=ticket.pipeline_id)
-    owners = user_list_for_owner_menu()
     options = reply_options(ticket=ticket, thread=thread)
     if form is None:
         usable = next((option.medium for option in options if option.usable), "")
-        form = ReplyForm(statuses=statuses, owners=owners, initial={"medium": usable})
+        form = ReplyForm(statuses=statuses, initial={"medium": usable})
     chosen_status = (
         form.status_chosen() if form.is_bound and hasattr(form, "cleaned_data") else None
     )
     shown_properties = (
-        [name for name in ("name", "priority", "category", "owner") if f"set_{name}" in form.errors]
-        if form.is_bound
-        else []
+        [name for name in REPLY_PROPERTIES if f"set_{name}" in form.errors] if form.is_bound else []
     )
     context = {
         **inbox_nav_context(user=request.user),
-        **_sidebar_context(ticket, owners),
+        **_sidebar_context(ticket),
         "thread": thread,
         "items": message_items(messages, contact_name=_contact_name(ticket)),
         "has_earlier": has_earlier,
@@ -168,8 +163,7 @@ class ConversationView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, ticket_id: int) -> HttpResponse:
         ticket = access_ticket_by_id(user=request.user, ticket_id=ticket_id)
         if request.GET.get("fragment") == "sidebar":
-            owners = user_list_for_owner_menu()
-            return render(request, SIDEBAR_TEMPLATE, _sidebar_context(ticket, owners))
+            return render(request, SIDEBAR_TEMPLATE, _sidebar_context(ticket))
         return _page(request, ticket)
 
 
@@ -223,8 +217,7 @@ class ReplyView(LoginRequiredMixin, View):
     def post(self, request: HttpRequest, ticket_id: int) -> HttpResponse:
         ticket = access_ticket_by_id(user=request.user, ticket_id=ticket_id)
         statuses = pipeline_status_list(pipeline_id=ticket.pipeline_id)
-        owners = user_list_for_owner_menu()
-        form = ReplyForm(request.POST, statuses=statuses, owners=owners)
+        form = ReplyForm(request.POST, statuses=statuses)
         message = self._send(request, ticket, form) if form.is_valid() else None
         if message is None:
             if wants_json(request):
@@ -242,7 +235,9 @@ class ReplyView(LoginRequiredMixin, View):
                         MESSAGE_TEMPLATE, {"ticket": ticket, "item": item}, request=request
                     ),
                     "sidebar": render_to_string(
-                        SIDEBAR_TEMPLATE, _sidebar_context(ticket, owners), request=request
+                        SIDEBAR_TEMPLATE,
+                        _sidebar_context(ticket),
+                        request=request,
                     ),
                 }
             )
