@@ -383,6 +383,7 @@ def _record(sent: list[_Sent]) -> list[DeliveryAttempt]:
 
 def _finish_succeeded(deliveries: list[Delivery], status_code: int | None, now: datetime) -> None:
     from tickets.models import MessageStatus
+    from tickets.services import message_statuses_move
 
     Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
         status=Delivery.Status.SUCCEEDED,
@@ -396,41 +397,15 @@ def _finish_succeeded(deliveries: list[Delivery], status_code: int | None, now: 
     message_ids = [d.message_id for d in deliveries if d.message_id is not None]
     if message_ids:
         # The app may already have PATCHed SENT or READ; only a pending reply becomes SENT.
-        _messages_status_move(
+        message_statuses_move(
             message_ids, from_statuses=[MessageStatus.PENDING], status=MessageStatus.SENT, now=now
         )
-
-
-def _messages_status_move(
-    message_ids: list[int],
-    *,
-    from_statuses: list[str],
-    status: str,
-    now: datetime,
-    reason: str = "",
-) -> None:
-    """Moves the messages still in one of ``from_statuses`` to ``status``, and tells open inboxes
-    (``message.status_changed``). Locks those messages first, so the events name exactly the
-    ones that changed: a lock, an update and one insert, whatever their number."""
-    from tickets.live import live_message_statuses_publish
-    from tickets.models import Message
-
-    changed = list(
-        Message.objects.select_for_update(of=("self",))
-        .filter(pk__in=message_ids, status__in=from_statuses)
-        .values_list("pk", "ticket_id")
-    )
-    if not changed:
-        return
-    Message.objects.filter(pk__in=[pk for pk, _ in changed]).update(
-        status=status, failure_reason=reason, updated_at=now
-    )
-    live_message_statuses_publish(changed=changed, status=status, failure_reason=reason)
 
 
 def _finish(delivery: Delivery, status: str, reason: str) -> None:
     """Ends a delivery and carries the outcome to its message (SENT, or FAILED with the reason)."""
     from tickets.models import MessageStatus
+    from tickets.services import message_statuses_move
 
     delivery.status = status
     delivery.last_error = reason
@@ -442,14 +417,14 @@ def _finish(delivery: Delivery, status: str, reason: str) -> None:
         return
     if status == Delivery.Status.SUCCEEDED:
         # The app may already have PATCHed SENT or READ; only a pending reply becomes SENT.
-        _messages_status_move(
+        message_statuses_move(
             [delivery.message_id],
             from_statuses=[MessageStatus.PENDING],
             status=MessageStatus.SENT,
             now=timezone.now(),
         )
     elif status == Delivery.Status.FAILED:
-        _messages_status_move(
+        message_statuses_move(
             [delivery.message_id],
             from_statuses=[MessageStatus.PENDING, MessageStatus.FAILED],
             status=MessageStatus.FAILED,
@@ -469,6 +444,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     Its attempt count starts over; the attempt log keeps the earlier attempts.
     """
     from tickets.models import MessageStatus
+    from tickets.services import message_statuses_move
 
     delivery = Delivery.objects.select_for_update().select_related("channel").get(pk=delivery.pk)
     if delivery.status in (Delivery.Status.PENDING, Delivery.Status.DELIVERING):
@@ -484,7 +460,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery.last_error = ""
     delivery.save()
     if delivery.message_id is not None:
-        _messages_status_move(
+        message_statuses_move(
             [delivery.message_id],
             from_statuses=[MessageStatus.FAILED],
             status=MessageStatus.PENDING,

@@ -30,16 +30,12 @@ from oauth2_provider.models import (
 
 from channels_app.audit import audit_record
 from channels_app.models import App, AppToken, AuditEntry
-from routing.models import RepProfile
+from routing.availability import rep_is_admin
 
 
 def user_can_install_apps(user: Any) -> bool:
-    """Admins approve installs: a rep profile with the ADMIN role, or Django staff."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.is_staff or user.is_superuser:
-        return True
-    return RepProfile.objects.filter(user=user, role=RepProfile.Role.ADMIN).exists()
+    """Admins approve installs (``routing.availability.rep_is_admin``)."""
+    return rep_is_admin(user)
 
 
 @transaction.atomic

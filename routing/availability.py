@@ -27,8 +27,9 @@ PRESENCE_TOUCH_SECONDS = 30
 
 
 def rep_is_admin(user: Any) -> bool:
-    """Admins manage others' availability and capacity: staff, superusers, or the ADMIN role."""
-    if not getattr(user, "is_authenticated", False):
+    """The admin rule everywhere (settings pages, users and teams, others' availability and
+    capacity, app installs): an active user who is staff, a superuser, or has the ADMIN role."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     if user.is_staff or user.is_superuser:
         return True

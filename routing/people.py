@@ -95,7 +95,7 @@ class Invite:
 
 
 def _admin_required(actor: Any) -> None:
-    if not rep_is_admin(actor) or not getattr(actor, "is_active", False):
+    if not rep_is_admin(actor):
         raise PermissionDenied("Only an admin can manage users and teams.")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import datetime
 from typing import Any
 
 import nh3
@@ -184,6 +185,31 @@ def message_status_update(
             failure_reason=message.failure_reason,
         )
     return message
+
+
+def message_statuses_move(
+    message_ids: list[int],
+    *,
+    from_statuses: list[str],
+    status: str,
+    now: datetime,
+    reason: str = "",
+) -> None:
+    """Moves the messages still in one of ``from_statuses`` to ``status`` (delivery outcomes
+    and Redeliver, from ``channels_app.deliveries``), and tells open inboxes
+    (``message.status_changed``). Locks those messages first, so the events name exactly the
+    ones that changed: a lock, an update and one insert, whatever their number."""
+    changed = list(
+        Message.objects.select_for_update(of=("self",))
+        .filter(pk__in=message_ids, status__in=from_statuses)
+        .values_list("pk", "ticket_id")
+    )
+    if not changed:
+        return
+    Message.objects.filter(pk__in=[pk for pk, _ in changed]).update(
+        status=status, failure_reason=reason, updated_at=now
+    )
+    live_message_statuses_publish(changed=changed, status=status, failure_reason=reason)
 
 
 # --- Files ----------------------------------------------------------------------------------
