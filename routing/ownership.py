@@ -60,8 +60,9 @@ def ticket_owner_set(*, ticket: Ticket, owner: Any | None, by: Any) -> Ticket:
     locked.save(update_fields=["owner", "assigned_at", "updated_at"])
     if waiting is not None and owner_id is not None:
         waiting.delete()
-    if previous_id is not None and locked.state == TicketState.OPEN:
-        backlog_drain_schedule(user_id=previous_id)
+    if previous is not None and previous.is_active and locked.state == TicketState.OPEN:
+        # The previous owner freed capacity (a deactivated one takes nothing more).
+        backlog_drain_schedule(user_id=previous.pk)
 
     by_name = _who(by)
     if owner is None:

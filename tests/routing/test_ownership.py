@@ -92,6 +92,21 @@ def test_unassigning_says_who_and_from_whom(django_capture_on_commit_callbacks: 
     assert any("backlog_drain" in repr(callback) for callback in callbacks)
 
 
+def test_unassigning_from_a_deactivated_rep_drains_nobodys_backlog(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    grace = rep("grace")
+    alan = rep("alan")
+    ticket = _ticket()
+    ticket_owner_set(ticket=ticket, owner=alan, by=grace)
+    type(alan).objects.filter(pk=alan.pk).update(is_active=False)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ticket_owner_set(ticket=ticket, owner=None, by=grace)
+    drains = [callback.args for callback in callbacks if "backlog_drain" in repr(callback)]
+    assert drains == []
+    assert Ticket.objects.get(pk=ticket.pk).owner_id is None
+
+
 def test_a_deactivated_rep_cannot_own_tickets() -> None:
     grace = rep("grace")
     gone = rep("gone", is_active=False)
