@@ -154,11 +154,8 @@ def attachment_to_api(attachment: Attachment) -> dict[str, Any]:
     return body
 
 
-def _id(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _text(value: Any) -> str | None:
+def _str(value: Any) -> str | None:
+    """Ids and texts as the API renders them: strings, or null."""
     return None if value is None else str(value)
 
 
@@ -171,15 +168,15 @@ def _participants_to_api(participants: Any) -> list[dict[str, Any]] | None:
     for participant in participants:
         body: dict[str, Any] = {}
         if "actorId" in participant:
-            body["actorId"] = _text(participant["actorId"])
+            body["actorId"] = _str(participant["actorId"])
         if "name" in participant:
-            body["name"] = _text(participant["name"])
+            body["name"] = _str(participant["name"])
         if "deliveryIdentifier" in participant:
             identifier = participant["deliveryIdentifier"]
             body["deliveryIdentifier"] = (
                 None
                 if identifier is None
-                else {"type": identifier["type"], "value": _text(identifier["value"])}
+                else {"type": identifier["type"], "value": _str(identifier["value"])}
             )
         rendered.append(body)
     return rendered
@@ -189,26 +186,26 @@ def message_body(message: Message) -> dict[str, Any]:
     """The message object of ``MessageOutputSerializer``, field for field, in its order.
     Reads ``message.attachments.all()``: prefetch them (``messages_to_api`` does)."""
     return {
-        "id": _id(message.pk),
+        "id": _str(message.pk),
         "type": "MESSAGE",
-        "conversationsThreadId": _id(message.thread_id),
-        "channelId": _id(message.channel_id),
-        "channelAccountId": _id(message.channel_account_id),
-        "direction": _text(message.direction),
-        "text": _text(message.text),
-        "richText": _text(message.rich_text),
+        "conversationsThreadId": _str(message.thread_id),
+        "channelId": _str(message.channel_id),
+        "channelAccountId": _str(message.channel_account_id),
+        "direction": _str(message.direction),
+        "text": _str(message.text),
+        "richText": _str(message.rich_text),
         "attachments": [attachment_to_api(attachment) for attachment in message.attachments.all()],
         "senders": _participants_to_api(message.senders),
         "recipients": _participants_to_api(message.recipients),
-        "inReplyToId": _id(message.in_reply_to_id),
+        "inReplyToId": _str(message.in_reply_to_id),
         "createdAt": format_timestamp(message.created_at),
         "updatedAt": format_timestamp(message.updated_at),
-        "createdBy": _text(message.created_by),
+        "createdBy": _str(message.created_by),
         "client": _client_to_api(message),
         "status": _status_to_api(message),
         "archived": False,
         "truncationStatus": "NOT_TRUNCATED",
-        "ticketId": _id(message.ticket_id),
+        "ticketId": _str(message.ticket_id),
     }
 
 
