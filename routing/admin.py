@@ -21,13 +21,13 @@ from routing.models import (
     Team,
     WaitingTicket,
 )
+from routing.services import REASON_LABELS
 
-_REASONS = {
-    None: "eligible",
-    "away": "skipped: away",
-    "at_capacity": "skipped: at capacity",
-    "inactive": "skipped: deactivated",
-}
+
+def _reason_text(reason: str | None) -> str:
+    if reason is None:
+        return "eligible"
+    return f"skipped: {REASON_LABELS.get(reason, reason).lower()}"
 
 
 @admin.register(Team)
@@ -119,9 +119,7 @@ class AssignmentDecisionAdmin(_ReadOnlyAdmin):
                     f"{entry.get('openTickets')}/{entry.get('capacity') or '∞'}",
                     "online" if entry.get("online") else "offline",
                     entry.get("lastAssignedAt") or "never",
-                    "CHOSEN"
-                    if entry.get("chosen")
-                    else _REASONS.get(entry.get("reason"), entry.get("reason")),
+                    "CHOSEN" if entry.get("chosen") else _reason_text(entry.get("reason")),
                 )
                 for entry in obj.candidates
             ),

@@ -90,7 +90,7 @@ class AssignmentDecision(models.Model):
 
     ``candidates`` holds one entry per rep considered: ``{userId, name, via, availability,
     capacity, openTickets, online, lastAssignedAt, eligible, reason, chosen}``, ``reason`` being
-    null or one of ``REASONS``; ``details`` the rest (``teams``, ``contactOwner``, ``fallback``,
+    null or a ``Reason``; ``details`` the rest (``teams``, ``contactOwner``, ``fallback``,
     ``triggeredByUserId``). ``summary`` is the same in one sentence, for people.
     """
 
@@ -105,7 +105,12 @@ class AssignmentDecision(models.Model):
         WAITING = "WAITING", "Waiting for an eligible rep"
         UNASSIGNED = "UNASSIGNED", "Left unassigned"
 
-    REASONS = ("away", "at_capacity", "inactive")
+    class Reason(models.TextChoices):
+        """Why routing skipped a candidate rep (the label as pages show it)."""
+
+        AWAY = "away", "Away"
+        AT_CAPACITY = "at_capacity", "At capacity"
+        INACTIVE = "inactive", "Deactivated"
 
     ticket = models.ForeignKey(
         "tickets.Ticket", on_delete=models.CASCADE, related_name="assignment_decisions"

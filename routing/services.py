@@ -46,6 +46,7 @@ from tickets.models import LiveEvent, Message, MessageDirection, Ticket, TicketS
 
 Mode = RoutingRule.Mode
 Outcome = AssignmentDecision.Outcome
+REASON_LABELS: dict[str, str] = dict(AssignmentDecision.Reason.choices)
 Trigger = AssignmentDecision.Trigger
 
 # ``presence_touch`` writes at most once per this many seconds per rep.
@@ -223,7 +224,6 @@ class _Plan:
 
 
 def _skips_sentence(candidates: list[_Candidate]) -> str:
-    words = {"away": "away", "at_capacity": "at capacity", "inactive": "deactivated"}
     parts = []
     for candidate in candidates:
         if candidate.reason == "at_capacity":
@@ -231,7 +231,8 @@ def _skips_sentence(candidates: list[_Candidate]) -> str:
                 f"{candidate.name} at capacity ({candidate.open_tickets}/{candidate.profile.capacity})"
             )
         elif candidate.reason:
-            parts.append(f"{candidate.name} {words.get(candidate.reason, candidate.reason)}")
+            label = REASON_LABELS.get(candidate.reason, candidate.reason)
+            parts.append(f"{candidate.name} {label.lower()}")
     return "; ".join(parts)
 
 

@@ -19,6 +19,7 @@ from helpdesk.api_errors import ApiError
 from helpdesk.users import user_display_name
 from routing.models import AssignmentDecision
 from routing.selectors import assignment_decision_list_for_ticket
+from routing.services import REASON_LABELS
 from tickets.access import access_ticket_by_id
 from tickets.forms import TicketUpdateForm, service_errors_apply
 from tickets.models import Ticket, TicketChange
@@ -37,7 +38,11 @@ FIELD_LABELS = {
     "priority": "Priority",
     "category": "Category",
 }
-REASON_LABELS = {"away": "Away", "at_capacity": "At capacity", "inactive": "Deactivated"}
+
+
+def _reason_label(reason: Any) -> str:
+    """Why routing skipped a rep, as ``AssignmentDecision.Reason`` labels it."""
+    return REASON_LABELS.get(str(reason), "Skipped")
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def candidate_rows(decision: AssignmentDecision) -> list[dict[str, Any]]:
                     if entry.get("chosen")
                     else "Eligible"
                     if entry.get("eligible")
-                    else REASON_LABELS.get(str(entry.get("reason")), "Skipped")
+                    else _reason_label(entry.get("reason"))
                 ),
                 "chosen": bool(entry.get("chosen")),
             }
