@@ -40,6 +40,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import Future
 from datetime import timedelta
@@ -199,6 +200,21 @@ def _pusher_loop() -> asyncio.AbstractEventLoop:
         return _pusher[1]
 
 
+_push_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _push_lock() -> asyncio.Lock:
+    """The running loop's lock for pushes (asyncio locks wake their waiters first come, first
+    served, and coroutines handed to a loop start in the order they were handed over)."""
+    loop = asyncio.get_running_loop()
+    lock = _push_locks.get(loop)
+    if lock is None:
+        lock = _push_locks[loop] = asyncio.Lock()
+    return lock
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -234,8 +250,11 @@ def live_events_push(events: list[tuple[str, dict[str, Any]]]) -> None:
         return
 
     async def send() -> None:
-        for group, event in events:
-            await layer.group_send(group, {"type": MESSAGE_TYPE, "event": event})
+        # One push at a time per loop, in the order they were handed over: two pushes (two
+        # commits, or two groups) sent concurrently could reach a page out of sequence.
+        async with _push_lock():
+            for group, event in events:
+                await layer.group_send(group, {"type": MESSAGE_TYPE, "event": event})
 
     _run(send, in_memory=isinstance(layer, InMemoryChannelLayer))
 
