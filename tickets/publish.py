@@ -17,6 +17,7 @@ from django.utils import timezone
 from channels_app.models import App, ChannelAccount, CustomChannel
 from helpdesk.api_errors import ApiError, Conflict, NotFound, Unprocessable
 from helpdesk.on_commit import after_commit
+from helpdesk.sql import ModelColumns, for_update_of
 from routing.models import RoutingRule
 from routing.notifications import notification_create_for_message  # routing: I9
 from routing.services import ticket_route  # routing: R2 backlog
@@ -355,19 +356,36 @@ def _associated_contact_get(contact_id: int | None) -> Contact | None:
 # --- Threads and tickets --------------------------------------------------------------------
 
 
+_THREAD_COLUMNS = ModelColumns(Thread, "t")
+_TICKET_COLUMNS = ModelColumns(Ticket, "k")
+_IDENTIFIER_COLUMNS = ModelColumns(ContactIdentifier, "i")
+_OPEN_THREAD_SQL = (
+    f"SELECT {_THREAD_COLUMNS.sql}, {_TICKET_COLUMNS.sql}, {_IDENTIFIER_COLUMNS.sql}"  # noqa: S608
+    f" FROM {_THREAD_COLUMNS.table} t JOIN {_TICKET_COLUMNS.table} k ON k.id = t.ticket_id"
+    f" LEFT JOIN {_IDENTIFIER_COLUMNS.table} i ON i.id = t.contact_identifier_id"
+    " WHERE t.channel_account_id = %s AND t.threading_key = %s AND t.is_open = %s"
+)
+
+
 def _open_thread_locked(account: ChannelAccount, key: str) -> Thread | None:
     """The open thread holding ``key``, locked, with its ticket and its contact identifier (a
     follow-up from the same address needs nothing else: the identifier names its contact's id).
-    At most one open thread holds a key (a unique constraint): ``get``, without ``first()``'s
-    ORDER BY."""
-    try:
-        return (
-            Thread.objects.select_for_update(of=("self",))
-            .select_related("ticket", "contact_identifier")
-            .get(channel_account=account, threading_key=key, is_open=True)
-        )
-    except Thread.DoesNotExist:
+    At most one open thread holds a key (a unique constraint).
+
+    Every follow-up message runs this, so it is SQL (``helpdesk.sql``): the ORM's
+    ``select_for_update(of=("self",)).select_related("ticket", "contact_identifier")`` costs
+    several times as much CPU to build as the database takes to answer."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_THREAD_SQL + for_update_of("t"), [account.pk, key, True])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    thread = _THREAD_COLUMNS.instance(row)
+    thread.ticket = _TICKET_COLUMNS.instance(row, len(_THREAD_COLUMNS))
+    thread.contact_identifier = _IDENTIFIER_COLUMNS.instance_or_none(
+        row, len(_THREAD_COLUMNS) + len(_TICKET_COLUMNS)
+    )
+    return thread
 
 
 def _open_thread_reusable(account: ChannelAccount, key: str) -> Thread | None:
