@@ -185,7 +185,7 @@ def _publish_write(
 ) -> tuple[Message, bool]:
     # 2. The contact (the identifier of the other side of the conversation) and 3. the thread
     # (and, for a new one, its ticket).
-    contact_id, thread, ticket_created = _conversation_for_message(
+    conversation = _conversation_for_message(
         channel=channel,
         account=account,
         participant=participant,
@@ -193,7 +193,8 @@ def _publish_write(
         integration_thread_id=integration_thread_id,
         timestamp=timestamp,
     )
-    ticket = thread.ticket
+    contact_id, thread = conversation.contact_id, conversation.thread
+    ticket, ticket_created = thread.ticket, conversation.ticket_created
 
     # 4. The message and its attachments.
     contact_actor = f"V-{contact_id}"
@@ -234,8 +235,7 @@ def _publish_write(
         IdempotencyRecord.objects.create(
             app=app, key=idempotency_key, request_hash=request_hash, message=message
         )
-    attachments = attachments_store(message, planned)
-    attachments_cache_set(message, attachments)
+    attachments_cache_set(message, attachments_store(message, planned) if planned else [])
     # Live (I8): open inboxes show the new ticket (with this first message) or the new message.
     live_event_publish(
         kind=LiveEvent.Kind.TICKET_CREATED if ticket_created else LiveEvent.Kind.MESSAGE_CREATED,
@@ -246,7 +246,7 @@ def _publish_write(
 
     # 5. A new ticket goes to the account's routing rule; an existing one moves up the inbox.
     if ticket_created:
-        ticket_route(ticket=ticket)
+        ticket_route(ticket=ticket, rule=conversation.rule)
     elif ticket.last_message_at is None or timestamp > ticket.last_message_at:
         # Conditional: the ticket came with the thread, whose lock another follow-up may have
         # held until it moved the ticket on; that read can be stale (only the thread row is
@@ -425,6 +425,18 @@ def _open_thread_or_creation_lock(account: ChannelAccount, key: str) -> Thread |
     return _open_thread_reusable(account, key)
 
 
+@dataclass(frozen=True)
+class _Conversation:
+    """Where a message goes: the contact at the other end (its id) and the conversation's open
+    thread, locked. A new thread comes with a new ticket (``ticket_created``) and the account's
+    routing rule its properties came from, which then routes it (None: the account has none)."""
+
+    contact_id: int
+    thread: Thread
+    ticket_created: bool = False
+    rule: RoutingRule | None = None
+
+
 def _conversation_for_message(
     *,
     channel: CustomChannel,
@@ -433,9 +445,9 @@ def _conversation_for_message(
     associated: Contact | None,
     integration_thread_id: str | None,
     timestamp: datetime,
-) -> tuple[int, Thread, bool]:
+) -> _Conversation:
     """The contact at the other end (its id) and the open thread of the conversation, locked;
-    or a new thread with a new ticket (then ``True``).
+    or a new thread with a new ticket.
 
     The contact is the one reached at the participant's identifier (``contact_resolve``), or
     ``associated``. DELIVERY_IDENTIFIER threads are keyed by that identifier, so it is resolved
@@ -462,11 +474,13 @@ def _conversation_for_message(
         )
         return associated or resolved.contact, resolved.identifier
 
-    def create(contact: Contact, contact_identifier: ContactIdentifier, key: str | None) -> Thread:
-        ticket = _ticket_create(
+    def create(
+        contact: Contact, contact_identifier: ContactIdentifier, key: str | None
+    ) -> _Conversation:
+        ticket, rule = _ticket_create(
             channel=channel, account=account, contact=contact, timestamp=timestamp
         )
-        return Thread.objects.create(
+        thread = Thread.objects.create(
             ticket=ticket,
             channel_account=account,
             contact=contact,
@@ -474,26 +488,27 @@ def _conversation_for_message(
             integration_thread_id=integration_thread_id,
             threading_key=key,
         )
+        return _Conversation(contact.pk, thread, ticket_created=True, rule=rule)
 
     if channel.threading_model == "DELIVERY_IDENTIFIER":
         contact, contact_identifier = resolve()
         key = f"d:{contact_identifier.pk}"
         thread = _open_thread_or_creation_lock(account, key)
         if thread is not None:
-            return contact.pk, thread, False
+            return _Conversation(contact.pk, thread)
         try:
             with transaction.atomic():
-                return contact.pk, create(contact, contact_identifier, key), True
+                return create(contact, contact_identifier, key)
         except IntegrityError:
             winner = _open_thread_locked(account, key)
             if winner is None:
                 raise
-            return contact.pk, winner, False
+            return _Conversation(contact.pk, winner)
 
     if not integration_thread_id:
         # Every message starts its own thread: no key, nothing to race on.
         contact, contact_identifier = resolve()
-        return contact.pk, create(contact, contact_identifier, None), True
+        return create(contact, contact_identifier, None)
 
     key = f"t:{integration_thread_id}"
     thread = _open_thread_or_creation_lock(account, key)
@@ -501,7 +516,7 @@ def _conversation_for_message(
         try:
             with transaction.atomic():
                 contact, contact_identifier = resolve()
-                return contact.pk, create(contact, contact_identifier, key), True
+                return create(contact, contact_identifier, key)
         except IntegrityError:
             thread = _open_thread_locked(account, key)
             if thread is None:
@@ -514,15 +529,16 @@ def _conversation_for_message(
             known, channel=channel, kind=identifier["type"], value=identifier["value"]
         )
     ):
-        return known.contact_id, thread, False
+        return _Conversation(known.contact_id, thread)
     contact, _ = resolve()
-    return contact.pk, thread, False
+    return _Conversation(contact.pk, thread)
 
 
 def _ticket_create(
     *, channel: CustomChannel, account: ChannelAccount, contact: Contact, timestamp: datetime
-) -> Ticket:
-    """A ticket with the properties of the account's routing rule (defaults without one)."""
+) -> tuple[Ticket, RoutingRule | None]:
+    """A ticket with the properties of the account's routing rule (defaults without one), and
+    that rule (its pipeline and starting status joined)."""
     rule: RoutingRule | None
     try:  # one rule per account: ``get`` needs no ORDER BY
         rule = RoutingRule.objects.select_related("pipeline", "starting_status__pipeline").get(
@@ -533,7 +549,7 @@ def _ticket_create(
     status = _starting_status(rule)
     pipeline = status.pipeline
     template = rule.name_template if rule else RoutingRule.DEFAULT_NAME_TEMPLATE
-    return Ticket.objects.create(
+    ticket = Ticket.objects.create(
         name=ticket_name_render(
             template, contact=str(contact), channel=channel.name, account=account.name
         ),
@@ -546,6 +562,7 @@ def _ticket_create(
         channel_account=account,
         last_message_at=timestamp,
     )
+    return ticket, rule
 
 
 def _starting_status(rule: RoutingRule | None) -> PipelineStatus:
