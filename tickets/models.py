@@ -303,8 +303,12 @@ class Message(models.Model):
         UNKNOWN = "UNKNOWN", "Unknown"
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
-    # Denormalised from the thread so ticket-level queries need no join.
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    # Denormalised from the thread so ticket-level queries need no join. No index of its own:
+    # the (ticket, timestamp, id) index serves every lookup by ticket, and each index is work
+    # for every message stored.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     channel = models.ForeignKey(
         "channels_app.CustomChannel",
         null=True,
