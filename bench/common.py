@@ -74,8 +74,15 @@ def gunicorn_server(env: dict[str, str], *, workers: int = 2, threads: int = 8) 
             str(Path(PYTHON).parent / "gunicorn"),
             "helpdesk.wsgi:application",
             f"--workers={workers}",
-            "--worker-class=gthread",
-            f"--threads={threads}",
+            # One thread: gunicorn's sync worker, which accepts a connection only when it is
+            # free, so the kernel's queue feeds whichever worker is idle. (A gthread worker
+            # accepts every pending connection at once and queues them itself, even while the
+            # other worker sits idle.)
+            *(
+                ["--worker-class=sync"]
+                if threads == 1
+                else ["--worker-class=gthread", f"--threads={threads}"]
+            ),
             f"--bind=127.0.0.1:{port}",
             "--log-level=warning",
         ],

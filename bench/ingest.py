@@ -1,6 +1,6 @@
 """Ingest benchmark: inbound messages over HTTP against the help desk and against a baseline.
 
-Starts the app under gunicorn (2 workers) on PostgreSQL and, in each of ``--rounds`` rounds,
+Starts the app under gunicorn (2 sync workers) on PostgreSQL and, in each of ``--rounds`` rounds,
 loads the baseline endpoint (``bench/baseline.py``: an authenticated DRF view, the same
 validation, one row) and then ``POST /conversations/v3/custom-channels/{id}/messages`` with the
 same inbound messages at concurrency C: with wrk for ``--seconds`` each when it is installed,
@@ -146,8 +146,10 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {setup['token']}"}
     run_tag = os.urandom(4).hex()
 
-    # One request at a time per worker: the work is CPU-bound on 2 cores, where more threads only
-    # contend for each process's GIL (both sides measured 5-10% slower with 8).
+    # One request at a time per worker (gunicorn's sync workers): the work is CPU-bound on 2
+    # cores, where more threads only contend for each process's GIL (both sides measured 5-10%
+    # slower with 8 gthread threads); and a sync worker takes a connection only when it is free,
+    # which keeps the two workers evenly loaded (p99 about half of the gthread worker's).
     with gunicorn_server(env, threads=1) as base_url:
         ours_url = f"{base_url}/conversations/v3/custom-channels/{setup['channel']}/messages"
         baseline_url = f"{base_url}/bench/baseline/{setup['channel']}/messages"
@@ -182,7 +184,7 @@ def main() -> None:
     print(
         f"{args.rounds} rounds, {load}, concurrency={args.concurrency}, "
         f"{OPEN_CONVERSATIONS} conversations open at a time, {MESSAGES_PER_CONVERSATION} messages "
-        f"each; server=gunicorn 2 workers x 1 thread, client={client}"
+        f"each; server=gunicorn 2 sync workers, client={client}"
     )
     ratios = []
     for round_number, (baseline, ours) in enumerate(rounds, start=1):
