@@ -31,15 +31,7 @@
   const PENDING_CHECK_MS = 2000;
   const PENDING_CHECK_LIMIT = 30;
 
-  function csrfToken() {
-    return form.querySelector("[name='csrfmiddlewaretoken']").value;
-  }
-
-  function fragment(html) {
-    const template = document.createElement("template");
-    template.innerHTML = html.trim();
-    return template.content;
-  }
+  const { csrfToken, fragment, fetchHtml } = window.helpdesk;
 
   function formatBytes(bytes) {
     if (bytes >= 1024 * 1024) return (bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB";
@@ -97,15 +89,6 @@
       thread.append(item);
     }
     watchPending(item);
-  }
-
-  async function fetchHtml(url) {
-    const response = await fetch(url, {
-      credentials: "same-origin",
-      headers: { Accept: "text/html", "X-Requested-With": "fetch" },
-    });
-    if (!response.ok) throw new Error(`${response.status} from ${url}`);
-    return fragment(await response.text());
   }
 
   async function fetchNewMessages() {

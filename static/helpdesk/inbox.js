@@ -14,14 +14,7 @@
     const current = document.querySelector(selector);
     const url = current && current.dataset.refreshUrl;
     if (!url) return;
-    const response = await fetch(url, {
-      credentials: "same-origin",
-      headers: { Accept: "text/html", "X-Requested-With": "fetch" },
-    });
-    if (!response.ok) return;
-    const template = document.createElement("template");
-    template.innerHTML = (await response.text()).trim();
-    const fresh = template.content.querySelector(selector);
+    const fresh = (await window.helpdesk.fetchHtml(url)).querySelector(selector);
     if (!fresh) return;
     // Keep the keyboard where it was: the same row (or view link) gets the focus back.
     const focused = document.activeElement;

@@ -281,10 +281,9 @@
   }
 
   readAllButton.addEventListener("click", async function () {
-    const token = document.querySelector("input[name=csrfmiddlewaretoken]");
     const response = await fetch(root.dataset.readAllUrl, {
       method: "POST",
-      headers: { Accept: "application/json", "X-CSRFToken": token ? token.value : "" },
+      headers: { Accept: "application/json", "X-CSRFToken": window.helpdesk.csrfToken() },
       credentials: "same-origin",
     });
     if (!response.ok) return;

@@ -146,6 +146,14 @@ def test_events_arrive_live_the_bell_rings_and_a_reconnect_catches_up_once(
     with asgi_live_server.exclusive():
         assert Notification.objects.filter(user=alice, read_at__isnull=True).count() == 2
 
+    # "Mark all read" (a POST with the page's CSRF token) reads the other two.
+    expect(bell_count).to_have_text("2")
+    page.get_by_test_id("bell").click()
+    page.get_by_role("button", name="Mark all read").click()
+    expect(bell_count).to_be_hidden()
+    with asgi_live_server.exclusive():
+        assert not Notification.objects.filter(user=alice, read_at__isnull=True).exists()
+
 
 def _app_post(page: Any, app_client: Any, url: str, **request: Any) -> dict[str, Any]:
     """What an external app sends, over HTTP to the running server."""
