@@ -104,8 +104,13 @@
     if (item) upsert(item);
   }
 
-  // Replies still sending are asked again until they are sent or failed (live events do it
-  // sooner when the live connection is up; this covers a page without one).
+  // Replies still sending are asked again until they are sent or failed, while the page has no
+  // live connection (with one, message.status_changed events refresh them; live.js catches up
+  // on what a dropped connection missed).
+  const liveStatus = document.querySelector("[data-testid=live-status]");
+  function liveIsOpen() {
+    return liveStatus !== null && liveStatus.dataset.state === "open";
+  }
   const pendingChecks = new Map();
   function watchPending(item) {
     const id = item.dataset.messageId;
@@ -119,7 +124,7 @@
         pendingChecks.delete(id);
         return;
       }
-      refreshMessage(id).catch(function () {});
+      if (!liveIsOpen()) refreshMessage(id).catch(function () {});
     }, PENDING_CHECK_MS);
     pendingChecks.set(id, timer);
   }
