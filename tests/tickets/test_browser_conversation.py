@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import transaction
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from channels_app.models import Delivery
@@ -23,7 +25,8 @@ from tests.tickets.conversation_scenes import (
     rep,
 )
 from tests.tickets.factories import png_bytes, wav_bytes
-from tickets.models import Message, MessageStatus, Ticket
+from tickets.models import Message, MessageDirection, MessageStatus, Ticket
+from tickets.services import message_statuses_move
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -303,6 +306,19 @@ def test_new_messages_and_assignments_appear_without_a_reload(
         scene = conversation()
         grace = rep("grace", first_name="Grace")
         linus = rep("linus", first_name="Linus")
+        # A reply still sending (its delivery is the worker's business, not this test's).
+        sending = Message.objects.create(
+            thread_id=scene.first.thread_id,
+            ticket=scene.ticket,
+            channel=scene.channel,
+            channel_account=scene.account,
+            direction=MessageDirection.OUTGOING,
+            text="Your parcel is on its way",
+            status=MessageStatus.PENDING,
+            client_type=Message.ClientType.HUBSPOT,
+            sender_user_id=grace.pk,
+            timestamp=timezone.now(),
+        )
         client = Client()
         client.force_login(grace)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -312,6 +328,21 @@ def test_new_messages_and_assignments_appear_without_a_reload(
     )
     page.goto(f"/inbox/tickets/{scene.ticket.pk}/")
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "open")
+    sending_status = page.locator(f"[data-message-id='{sending.pk}']").get_by_test_id(
+        "delivery-status"
+    )
+    expect(sending_status).to_have_attribute("data-status", "PENDING")
+
+    # The app confirms the reply: its status event refreshes it (with the live connection up,
+    # the page does not poll, so nothing else could).
+    with asgi_live_server.exclusive(), transaction.atomic():
+        message_statuses_move(
+            [sending.pk],
+            from_statuses=[MessageStatus.PENDING],
+            status=MessageStatus.SENT,
+            now=timezone.now(),
+        )
+    expect(sending_status).to_have_attribute("data-status", "SENT")
 
     with asgi_live_server.exclusive():
         newer = inbound(scene, text="Hello? Anyone there?")
@@ -320,5 +351,5 @@ def test_new_messages_and_assignments_appear_without_a_reload(
         ticket_owner_set(ticket=scene.ticket, owner=linus, by=grace)
     item = page.locator(f"[data-message-id='{newer.pk}']")
     expect(item).to_contain_text("Hello? Anyone there?")
-    expect(page.locator("[data-message-id]")).to_have_count(2)
+    expect(page.locator("[data-message-id]")).to_have_count(3)
     expect(page.get_by_test_id("sidebar-owner")).to_have_text("Owned by Linus")
