@@ -435,16 +435,15 @@ def _notify(
 
 # No savepoint: called inside its caller's transaction, which fails whole with it.
 @transaction.atomic(savepoint=False)
-def ticket_route(
-    *, ticket: Ticket, rule: RoutingRule | None, message: Message | None = None
-) -> Ticket:
+def ticket_route(*, ticket: Ticket, rule: RoutingRule | None, message: Message | None) -> Ticket:
     """Assigns a new ticket by its channel account's routing ``rule`` (None: the account has
     none) and records the decision.
 
     Called by ``tickets.publish.message_publish_inbound`` inside its transaction, once per new
-    ticket, with the rule it opened the ticket by. ``message`` is the message that opened it, shown in notifications and emails (None:
-    the ticket's newest incoming message, one query when a notification goes out). Preconditions:
-    the ticket is open and unassigned. Locks the candidates' profiles (user id order). Side
+    ticket, with the rule it opened the ticket by and the incoming ``message`` that opened it,
+    quoted in notifications and emails (None: a ticket an outgoing message opened; then the
+    ticket's newest incoming message, if any, one query when a notification goes out).
+    Preconditions: the ticket is open and unassigned. Locks the candidates' profiles (user id order). Side
     effects: notifications (assigned rep; or the rule's teams when nobody got it), whose emails
     leave after commit; a ticket nobody could take joins the backlog. A constant number of
     queries, whatever the number of reps and tickets (``tests/routing/test_queries.py``).

@@ -246,7 +246,11 @@ def _publish_write(
 
     # 5. A new ticket goes to the account's routing rule; an existing one moves up the inbox.
     if ticket_created:
-        ticket_route(ticket=ticket, rule=conversation.rule)
+        ticket_route(
+            ticket=ticket,
+            rule=conversation.rule,
+            message=message if direction == MessageDirection.INCOMING else None,
+        )
     elif ticket.last_message_at is None or timestamp > ticket.last_message_at:
         # Conditional: the ticket came with the thread, whose lock another follow-up may have
         # held until it moved the ticket on; that read can be stale (only the thread row is

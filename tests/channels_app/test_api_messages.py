@@ -929,7 +929,7 @@ def test_ticket_route_runs_once_per_new_ticket(setup):
     app_client, channel, account = setup
     rule = RoutingRule.objects.create(channel_account=account, priority="HIGH")
     with mock.patch(
-        "tickets.publish.ticket_route", side_effect=lambda ticket, rule: ticket
+        "tickets.publish.ticket_route", side_effect=lambda ticket, rule, message: ticket
     ) as route:
         _post(app_client.client, channel, message_body(account, integrationThreadId="a"))
         _post(app_client.client, channel, message_body(account, integrationThreadId="a"))
@@ -940,6 +940,10 @@ def test_ticket_route_runs_once_per_new_ticket(setup):
     )
     # Routed by the rule the ticket was opened by (read once, for its properties).
     assert [call.kwargs["rule"] for call in route.call_args_list] == [rule, rule]
+    # And with the message that opened it, to quote in notifications.
+    for call in route.call_args_list:
+        assert call.kwargs["message"].ticket_id == call.kwargs["ticket"].pk
+        assert call.kwargs["message"].direction == "INCOMING"
 
 
 def test_a_follow_up_moves_the_ticket_up_but_an_older_message_does_not(setup):
