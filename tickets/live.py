@@ -89,12 +89,11 @@ def live_event_publish(
     kind: str,
     ticket: Ticket,
     message: Message | None = None,
-    user: Any = None,
     data: dict[str, Any] | None = None,
 ) -> LiveEvent:
     """Stores one event of ``ticket`` in the current transaction (one INSERT) and pushes it to
-    the pages after commit. ``user`` (a user or a user id) makes it that rep's alone; without
-    it every signed-in rep gets it. ``ownerId`` is the ticket's owner as the caller holds it."""
+    every signed-in rep's pages after commit (``live_notifications_publish`` sends a rep's own
+    events). ``ownerId`` is the ticket's owner as the caller holds it."""
     return live_events_publish(
         [
             LiveEvent(
@@ -102,7 +101,6 @@ def live_event_publish(
                 ticket_id=ticket.pk,
                 message_id=message.pk if message is not None else None,
                 owner_id=ticket.owner_id,
-                user_id=getattr(user, "pk", user),
                 data=data or {},
             )
         ]

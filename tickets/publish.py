@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from channels_app.models import App, ChannelAccount, CustomChannel
 from helpdesk.api_errors import ApiError, Conflict, NotFound, Unprocessable
-from helpdesk.on_commit import after_commit
 from helpdesk.sql import ModelColumns, for_update_of
 from routing.models import RoutingRule
 from routing.notifications import notification_create_for_message  # routing: I9
@@ -150,17 +149,7 @@ def message_publish_inbound(
             raise
         return PublishResult(message=winner, replayed=True)
 
-    # 6. Side effects leave only once the message is committed.
-    after_commit(
-        message_published_after_commit, message_id=message.pk, ticket_created=ticket_created
-    )
     return PublishResult(message=message, replayed=False, ticket_created=ticket_created)
-
-
-def message_published_after_commit(*, message_id: int, ticket_created: bool) -> None:
-    """After a message is committed: work that reads it (Celery tasks taking ``message_id``)
-    goes here. Nothing leaves yet. (Live events are stored with the message and pushed after
-    commit by ``tickets.live``; notifications are written with it by routing.)"""
 
 
 def _publish_write(

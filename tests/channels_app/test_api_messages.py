@@ -36,7 +36,6 @@ from tickets.models import (
     Thread,
     Ticket,
 )
-from tickets.publish import message_published_after_commit
 from tickets.services import ticket_set_status
 
 pytestmark = pytest.mark.django_db
@@ -977,11 +976,8 @@ def test_side_effects_wait_for_commit_and_a_replay_has_none(
     body = message_body(account, integrationIdempotencyId="m")
     with django_capture_on_commit_callbacks() as callbacks:
         _post(app_client.client, channel, body)
-    # The new ticket's live event (stored in the transaction, pushed after it), then the rest.
-    assert [callback.func for callback in callbacks] == [
-        live_events_push,
-        message_published_after_commit,
-    ]
+    # The new ticket's live event: stored in the transaction, pushed after it.
+    assert [callback.func for callback in callbacks] == [live_events_push]
     with django_capture_on_commit_callbacks() as callbacks:
         _post(app_client.client, channel, body)
     assert callbacks == []
