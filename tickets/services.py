@@ -108,7 +108,7 @@ def ticket_set_status(*, ticket: Ticket, status: PipelineStatus, by: Any = None)
         )
     thread = Thread.objects.select_for_update().filter(ticket=ticket).first()
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    missing = [name for name in status.required_property_names if not getattr(ticket, name, None)]
+    missing = ticket_required_properties_missing(ticket=ticket, status=status)
     if missing:
         raise ApiError(
             f"The status {status.name} requires: {', '.join(missing)}.",
