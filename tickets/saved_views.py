@@ -11,8 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
+from tickets.inbox import saved_view_list_for_user
 from tickets.inbox_filters import inbox_filters_clean
 from tickets.models import SavedView
 
@@ -28,9 +28,7 @@ def access_saved_view_by_id(
     Raises ``SavedView.DoesNotExist`` for unknown ids and other reps' private views (as if
     unknown), ``PermissionDenied`` for changing someone else's shared view.
     """
-    saved_view = SavedView.objects.filter(
-        Q(owner_id=user.pk) | Q(shared=True), pk=saved_view_id
-    ).get()
+    saved_view = saved_view_list_for_user(user=user).get(pk=saved_view_id)
     if for_change and saved_view.owner_id != user.pk:
         raise PermissionDenied("Only the owner of a view changes it.")
     return saved_view
