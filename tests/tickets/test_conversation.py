@@ -651,3 +651,39 @@ def test_the_ticket_page_costs_the_same_queries_whatever_its_history(
         response = client.get(_url(scene.ticket, "details/"))
     assert response.status_code == 200
     assert AssignmentDecision.objects.filter(ticket=scene.ticket).exists()
+
+
+@pytest.mark.parametrize("medium", ["CUSTOM_CHANNEL", "EMAIL"])
+def test_a_reply_costs_the_same_queries_whatever_its_number_of_files(
+    grace: Any, medium: str
+) -> None:
+    """The reply's thread item is rendered from one read of the message with its attachments,
+    their files and its author, not a query per attachment."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    scene = conversation(contact_email="ada@example.com")
+    client = _client(grace)
+
+    def reply_queries(files: int) -> int:
+        ids = []
+        for number in range(files):
+            upload = client.post(
+                _url(scene.ticket, f"uploads/?medium={medium}"),
+                {"file": SimpleUploadedFile(f"p{number}.png", png_bytes(2, 2))},
+            )
+            assert upload.status_code == 201, upload.content
+            ids.append(upload.json()["id"])
+        with CaptureQueriesContext(connection) as queries:
+            response = _json_post(
+                client,
+                _url(scene.ticket, "reply/"),
+                {"medium": medium, "text": "See attached", "file_ids": ids},
+            )
+        assert response.status_code == 200, response.content
+        assert response.json()["html"].count('data-testid="attachment"') == files
+        return len(queries)
+
+    reply_queries(0)  # the first reply also makes the ticket Grace's
+    assert reply_queries(1) == reply_queries(2)

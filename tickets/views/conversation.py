@@ -224,7 +224,9 @@ class ReplyView(LoginRequiredMixin, View):
                 return JsonResponse(_form_errors_json(form), status=400)
             return _page(request, ticket, form=form, status=400)
         if wants_json(request):
+            # Read again, as a thread item needs it: its attachments, their files, its author.
             ticket = access_ticket_by_id(user=request.user, ticket_id=ticket.pk)
+            message = access_message_by_id(user=request.user, ticket=ticket, message_id=message.pk)
             item = message_item(message, contact_name=_contact_name(ticket))
             return JsonResponse(
                 {
