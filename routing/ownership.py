@@ -8,6 +8,7 @@ assignment is ``routing.services.ticket_route``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -94,9 +95,15 @@ def ticket_owner_set(*, ticket: Ticket, owner: Any | None, by: Any) -> Ticket:
     return locked
 
 
-def assignment_record_reply(*, ticket: Ticket, author: Any) -> AssignmentDecision:
-    """Records that a rep took an unassigned ticket by replying (``tickets.replies`` sets the
-    owner while it holds the ticket's lock, and calls this in the same transaction)."""
+def ticket_take_by_reply(*, ticket: Ticket, author: Any, now: datetime) -> AssignmentDecision:
+    """Makes an unassigned ``ticket`` the property of ``author``, who replied to it: its owner
+    and ``assigned_at`` (saved by the caller, with the rest of the reply's changes), it leaves
+    the backlog, and the decision and a ``ticket.assigned`` live event say so. The caller holds
+    the ticket's locks (``tickets.services.ticket_lock``). Nobody is notified: reps took it
+    themselves."""
+    ticket.owner_id = author.pk
+    ticket.assigned_at = now
+    WaitingTicket.objects.filter(ticket_id=ticket.pk).delete()
     decision = AssignmentDecision.objects.create(
         ticket=ticket,
         trigger=AssignmentDecision.Trigger.MANUAL,

@@ -20,7 +20,7 @@ from channels_app.deliveries import event_enqueue
 from channels_app.models import Delivery
 from helpdesk.api_errors import ApiError
 from helpdesk.users import user_display_name
-from routing.ownership import assignment_record_reply
+from routing.ownership import ticket_take_by_reply
 from tickets.files import (
     PlannedAttachment,
     attachments_store,
@@ -37,7 +37,7 @@ from tickets.models import (
     Thread,
     Ticket,
 )
-from tickets.services import rich_text_clean
+from tickets.services import rich_text_clean, ticket_lock
 
 
 class ReplyRefused(ApiError):
@@ -132,14 +132,10 @@ def ticket_replied(*, ticket: Ticket, author: AbstractBaseUser, now: datetime) -
     unassigned ticket becomes the author's, recorded as a manual assignment."""
     ticket.last_message_at = now
     update_fields = ["last_message_at", "updated_at"]
-    taken = ticket.owner_id is None
-    if taken:
-        ticket.owner_id = author.pk
-        ticket.assigned_at = now
+    if ticket.owner_id is None:
+        ticket_take_by_reply(ticket=ticket, author=author, now=now)
         update_fields += ["owner", "assigned_at"]
     ticket.save(update_fields=update_fields)
-    if taken:
-        assignment_record_reply(ticket=ticket, author=author)
 
 
 @transaction.atomic
@@ -157,12 +153,12 @@ def reply_send(
     Writes the OUTGOING message (status PENDING) and an ``OUTGOING_CHANNEL_MESSAGE_CREATED``
     delivery; a worker sends it after commit. Replies to ``in_reply_to_id`` (a message of this
     thread) or else to the newest incoming message. Files must obey the channel's capabilities.
-    An unassigned ticket becomes the author's. Locks the ticket.
+    An unassigned ticket becomes the author's. Locks with ``ticket_lock``.
 
     Raises ``ReplyRefused`` (inactive account, outgoing messages not allowed, empty reply,
     attachment limits, unknown replied-to message).
     """
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket = ticket_lock(ticket)
     thread = Thread.objects.select_related(
         "channel_account__channel", "contact", "contact_identifier"
     ).get(ticket=ticket)

@@ -176,9 +176,10 @@ def test_replying_costs_the_same_queries_whatever_the_number_of_files(
     ticket, _channel, _account, _first, _second = conversation
     rep = get_user_model().objects.create(username="counted")
     files = [_rep_file(rep, png_bytes(), f"{i}.png", "image/png") for i in range(file_count)]
-    # Savepoint; lock ticket; thread with account, channel, contact, identifier; newest incoming;
-    # insert message; insert attachments; update ticket (the rep takes it); the decision saying
-    # so and its live event; attachments with files for the payload; the outbox insert in its
-    # own savepoint; the message's live event; release.
-    with django_assert_num_queries(15):
+    # Savepoint; lock backlog row, thread, ticket (ticket_lock); thread with account, channel,
+    # contact, identifier; newest incoming; insert message; insert attachments; the rep takes
+    # the ticket: its backlog row goes, the decision and its live event, update ticket;
+    # attachments with files for the payload; the outbox insert in its own savepoint; the
+    # message's live event; release.
+    with django_assert_num_queries(18):
         reply_send(ticket=ticket, author=rep, text="x", files=files)

@@ -326,6 +326,31 @@ def test_send_and_set_status_counts_the_reply_as_taking_an_unassigned_ticket(
     assert decision.summary == "Taken by Grace Hopper, who replied while it was unassigned."
 
 
+@pytest.mark.parametrize("medium", ["CUSTOM_CHANNEL", "EMAIL", "CALL"])
+def test_a_ticket_waiting_in_the_backlog_leaves_it_when_a_rep_takes_it_by_replying(
+    grace: Any, medium: str
+) -> None:
+    from routing.models import WaitingTicket
+    from tickets.reply_channels import reply_by_medium
+
+    scene = conversation(contact_email="ada@example.com")
+    WaitingTicket.objects.create(
+        ticket=scene.ticket, channel_account_id=scene.account.pk, since=scene.ticket.created_at
+    )
+    reply_by_medium(
+        ticket=scene.ticket,
+        author=grace,
+        medium=medium,
+        text="On it",
+        call=CallDetails(duration_seconds=60, outcome="CONNECTED") if medium == "CALL" else None,
+    )
+    scene.ticket.refresh_from_db()
+    assert scene.ticket.owner_id == grace.pk
+    assert not WaitingTicket.objects.filter(ticket=scene.ticket).exists()
+    decision = AssignmentDecision.objects.get(ticket=scene.ticket, trigger="MANUAL")
+    assert decision.summary == "Taken by Grace Hopper, who replied while it was unassigned."
+
+
 def test_a_status_of_another_pipeline_is_refused(scene: Scene, grace: Any) -> None:
     from tickets.models import Pipeline, PipelineStatus
 
