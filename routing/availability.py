@@ -29,11 +29,12 @@ PRESENCE_TOUCH_SECONDS = 30
 def rep_is_admin(user: Any) -> bool:
     """The admin rule everywhere (settings pages, users and teams, others' availability and
     capacity, app installs): an active user who is staff, a superuser, or has the ADMIN role."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not getattr(user, "is_authenticated", False):
         return False
-    if user.is_staff or user.is_superuser:
-        return True
-    return RepProfile.objects.filter(user_id=user.pk, role=RepProfile.Role.ADMIN).exists()
+    role = None
+    if user.is_active and not (user.is_staff or user.is_superuser):
+        role = RepProfile.objects.filter(user_id=user.pk).values_list("role", flat=True).first()
+    return RepProfile.grants_admin(user, role)
 
 
 def rep_profile_locked(user_id: int) -> RepProfile:

@@ -3,6 +3,8 @@ decisions and backlog, and reps' notifications with their preferences."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -47,6 +49,15 @@ class RepProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    @staticmethod
+    def grants_admin(user: Any, role: str | None) -> bool:
+        """The admin rule everywhere (``routing.availability.rep_is_admin``, the users page): an
+        active user who is staff, a superuser, or whose profile's ``role`` (None: no profile)
+        is ADMIN."""
+        return bool(
+            user.is_active and (user.is_staff or user.is_superuser or role == RepProfile.Role.ADMIN)
+        )
 
 
 class RoutingRule(models.Model):

@@ -533,29 +533,6 @@ def _usernames(user_ids: list[int]) -> list[str]:
     )
 
 
-@transaction.atomic
-def team_members_set(
-    *, actor: Any, team: Team, user_ids: Iterable[int]
-) -> tuple[list[int], list[int]]:
-    """Sets the members of ``team`` (the whole set); returns (added, removed) user ids. Added
-    members' backlog drains go after commit; removed members keep their tickets. Raises
-    ``ValidationError`` for an unknown user. Records an audit entry when something changed."""
-    _admin_required(actor)
-    errors: dict[str, list[str]] = {}
-    ids = _check_ids(errors, "members", get_user_model(), user_ids)
-    if errors:
-        raise ValidationError(errors)
-    added, removed = _team_members_set(team=team, user_ids=ids)
-    if added or removed:
-        _audit(
-            actor,
-            AuditEntry.Action.EDIT,
-            _team_target(team.name),
-            {"members": {"added": _usernames(added), "removed": _usernames(removed)}},
-        )
-    return added, removed
-
-
 # --- Teams ----------------------------------------------------------------------------------
 
 

@@ -101,21 +101,11 @@ class UserRow:
 
     @property
     def is_admin(self) -> bool:
-        """Staff and superusers are admins whatever their role (``rep_is_admin``)."""
-        user = self.user
-        return bool(
-            user.is_staff
-            or user.is_superuser
-            or (self.profile is not None and self.profile.role == RepProfile.Role.ADMIN)
-        )
+        return RepProfile.grants_admin(self.user, self.profile.role if self.profile else None)
 
     @property
     def availability(self) -> str:
         return self.profile.availability if self.profile else RepProfile.Availability.AVAILABLE
-
-    @property
-    def availability_label(self) -> str:
-        return RepProfile.Availability(self.availability).label
 
     @property
     def capacity(self) -> int | None:

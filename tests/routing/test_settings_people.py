@@ -14,7 +14,7 @@ from django.test import Client
 
 from channels_app.models import AuditEntry
 from routing.models import AssignmentDecision, RepProfile, RoutingRule, Team, WaitingTicket
-from routing.people import team_create, team_members_set, user_create, user_invite
+from routing.people import team_create, team_update, user_create, user_invite
 from routing.selectors import team_list_for_settings, team_routing_accounts
 from tests.routing.helpers import Mode, account_with_rule, inbound, rep, team
 from tickets.models import Ticket, TicketState
@@ -144,6 +144,7 @@ def test_the_list_shows_each_users_role_teams_availability_capacity_and_open_tic
     carol = rep("carol", availability=Availability.AWAY)
     carol.is_active = False
     carol.save()
+    RepProfile.objects.filter(user=carol).update(role=RepProfile.Role.ADMIN)
     team("Support", bob)
     team("Billing", bob, carol)
     account = account_with_rule(users=(bob,))
@@ -174,6 +175,7 @@ def test_the_list_shows_each_users_role_teams_availability_capacity_and_open_tic
     assert "Away" in carol_row
     assert "No limit" in carol_row
     assert "Deactivated" in carol_row
+    assert "Admin" not in carol_row  # a deactivated admin is refused everywhere: no badge
     admin_row = re.search(r'<tr data-user-id="\d+">(.*?)</tr>', html, re.S).group(1)
     assert "Ada Admin" in admin_row  # active users first, by username
     assert '<span class="badge">Admin</span>' in admin_row
@@ -709,7 +711,7 @@ def test_adding_a_member_hands_out_the_tickets_waiting_for_the_team(
     assert not WaitingTicket.objects.exists()
 
 
-def test_team_members_set_replaces_the_members_and_audits_the_difference(
+def test_team_update_replaces_the_members_and_audits_the_difference(
     admin: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     bob, carol, dan = rep("bob"), rep("carol"), rep("dan")
@@ -720,15 +722,14 @@ def test_team_members_set_replaces_the_members_and_audits_the_difference(
     assert ticket.owner is None
 
     with django_capture_on_commit_callbacks(execute=True):
-        added, removed = team_members_set(actor=admin, team=support, user_ids=[carol.pk, dan.pk])
+        team_update(actor=admin, team=support, name="Support", member_ids=[carol.pk, dan.pk])
 
-    assert (added, removed) == ([dan.pk], [bob.pk])
     assert set(support.members.all()) == {carol, dan}
     assert Ticket.objects.get(pk=ticket.pk).owner == dan  # the new member's drain ran
     entry = AuditEntry.objects.get(target="Team Support")
     assert entry.changes == {"members": {"added": ["dan"], "removed": ["bob"]}}
     with pytest.raises(PermissionDenied):
-        team_members_set(actor=bob, team=support, user_ids=[])
+        team_update(actor=bob, team=support, name="Support", member_ids=[])
     assert set(support.members.all()) == {carol, dan}
 
 
