@@ -650,7 +650,12 @@ def test_the_ticket_page_costs_the_same_queries_whatever_its_history(
     with django_assert_num_queries(TICKET_PAGE_QUERIES):
         response = client.get(_url(scene.ticket, "details/"))
     assert response.status_code == 200
-    assert AssignmentDecision.objects.filter(ticket=scene.ticket).exists()
+    # The whole history is on the page: every change and decision, and the creation.
+    history = response.content.decode().split('data-testid="history"')[1].split("</ol>")[0]
+    changes = TicketChange.objects.filter(ticket=scene.ticket).count()
+    decisions = AssignmentDecision.objects.filter(ticket=scene.ticket).count()
+    assert changes >= count
+    assert history.count("<li>") == changes + decisions + 1
 
 
 @pytest.mark.parametrize("medium", ["CUSTOM_CHANNEL", "EMAIL"])
