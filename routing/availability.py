@@ -23,6 +23,7 @@ from django.utils import timezone
 from routing.models import RepProfile
 from routing.services import backlog_drain_schedule, rep_profiles_ensure
 
+# ``presence_touch`` writes at most once per this many seconds per rep.
 PRESENCE_TOUCH_SECONDS = 30
 
 

@@ -49,7 +49,6 @@ Outcome = AssignmentDecision.Outcome
 REASON_LABELS: dict[str, str] = dict(AssignmentDecision.Reason.choices)
 Trigger = AssignmentDecision.Trigger
 
-# ``presence_touch`` writes at most once per this many seconds per rep.
 # Tickets one ``backlog_drain`` run hands out before it sends itself again (short runs).
 BACKLOG_DRAIN_BATCH = 50
 
