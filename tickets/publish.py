@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.models import App, ChannelAccount, CustomChannel
-from helpdesk.api_errors import ApiError, Conflict, NotFound, Unprocessable
+from helpdesk.api_errors import ApiError, Conflict, NotFound, Unprocessable, error_item
 from helpdesk.sql import ModelColumns, for_update_of
 from routing.models import RoutingRule
 from routing.notifications import notification_create_for_message  # routing: I9
@@ -111,9 +111,7 @@ def message_publish_inbound(
     if participant is None:
         raise ApiError(
             "An OUTGOING message needs its recipient.",
-            errors=[
-                {"message": "is required for OUTGOING", "in": "recipients", "code": "REQUIRED"}
-            ],
+            errors=[error_item("recipients", "is required for OUTGOING", "REQUIRED")],
         )
 
     idempotent = integration_idempotency_id is not None or bool(idempotency_key)
@@ -318,11 +316,9 @@ def _in_reply_to_get(account: ChannelAccount, message_id: int | None) -> Message
         raise ApiError(
             "inReplyToId is not a message of this channel account.",
             errors=[
-                {
-                    "message": "no such message on this channel account",
-                    "in": "inReplyToId",
-                    "code": "OBJECT_NOT_FOUND",
-                }
+                error_item(
+                    "inReplyToId", "no such message on this channel account", "OBJECT_NOT_FOUND"
+                )
             ],
         )
     return message
@@ -335,13 +331,7 @@ def _associated_contact_get(contact_id: int | None) -> Contact | None:
     if contact is None:
         raise ApiError(
             "associateWithContactId is not a contact.",
-            errors=[
-                {
-                    "message": "no such contact",
-                    "in": "associateWithContactId",
-                    "code": "OBJECT_NOT_FOUND",
-                }
-            ],
+            errors=[error_item("associateWithContactId", "no such contact", "OBJECT_NOT_FOUND")],
         )
     return contact
 

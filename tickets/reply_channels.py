@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from channels_app.deliveries import RedeliveryRefused, delivery_redeliver
 from channels_app.models import Delivery
+from helpdesk.api_errors import error_item
 from helpdesk.on_commit import enqueue_after_commit
 from helpdesk.users import user_display_name
 from tickets.files import (
@@ -394,16 +395,10 @@ def call_log(
     """
     errors = []
     if call.outcome not in CallOutcome.values:
-        errors.append(
-            {"message": "choose how the call went", "in": "call_outcome", "code": "INVALID_ENUM"}
-        )
+        errors.append(error_item("call_outcome", "choose how the call went", "INVALID_ENUM"))
     if not 0 <= call.duration_seconds <= CALL_MAX_DURATION_SECONDS:
         errors.append(
-            {
-                "message": "must be between 0 and 1440 minutes",
-                "in": "call_duration",
-                "code": "INVALID_FORMAT",
-            }
+            error_item("call_duration", "must be between 0 and 1440 minutes", "INVALID_FORMAT")
         )
     if errors:
         raise ReplyRefused(f"The call was not logged: {errors[0]['message']}.", errors=errors)
@@ -497,7 +492,7 @@ def reply_send_and_set_status(
     if status.pipeline_id != ticket.pipeline_id:
         raise ReplyRefused(
             "The status is not in the ticket's pipeline.",
-            errors=[{"message": "is not in the pipeline", "in": "status", "code": "INVALID_ENUM"}],
+            errors=[error_item("status", "is not in the pipeline", "INVALID_ENUM")],
         )
     properties = {
         name: value
@@ -513,8 +508,7 @@ def reply_send_and_set_status(
         raise ReplyRefused(
             f"The status {status.name} requires: {', '.join(missing)}.",
             errors=[
-                {"message": f"is required by {status.name}", "in": name, "code": "REQUIRED"}
-                for name in missing
+                error_item(name, f"is required by {status.name}", "REQUIRED") for name in missing
             ],
         )
     if properties:
