@@ -82,7 +82,11 @@ def _recipients(thread: Thread) -> list[dict[str, Any]]:
     return [recipient]
 
 
-def _attachments(files: Sequence[File], capabilities: dict[str, Any]) -> list[PlannedAttachment]:
+def rep_attachments_plan(
+    files: Sequence[File], capabilities: dict[str, Any]
+) -> list[PlannedAttachment]:
+    """A rep's files as attachments, checked against ``capabilities`` (a channel's, or those
+    email is given); ``ReplyRefused`` names the first file that does not fit."""
     planned = file_attachments_planned(files)
     problems = outgoing_attachment_problems(capabilities, planned)
     if problems:
@@ -171,7 +175,7 @@ def reply_send(
     text = text.strip()
     if not text and not files:
         raise ReplyRefused("Write a message or attach a file.")
-    planned = _attachments(files, channel.capabilities)
+    planned = rep_attachments_plan(files, channel.capabilities)
 
     in_reply_to = reply_target(thread, in_reply_to_id)
 

@@ -36,7 +36,6 @@ from helpdesk.users import user_display_name
 from tickets.files import (
     attachments_store,
     content_type_sniff_file,
-    file_attachments_planned,
     file_name_clean,
     mime_type_allowed,
 )
@@ -52,6 +51,7 @@ from tickets.models import (
 )
 from tickets.replies import (
     ReplyRefused,
+    rep_attachments_plan,
     reply_channel_problem,
     reply_created_publish,
     reply_send,
@@ -108,7 +108,8 @@ def _server_limit(value: Any) -> int:
 
 
 def custom_channel_limits(capabilities: dict[str, Any]) -> dict[str, Any]:
-    """The editor's limits for a custom channel: its capabilities within the server's limit."""
+    """The editor's limits for a channel's capabilities (or email's), within the server's
+    limit."""
     files = "FILE" in (capabilities.get("outgoingAttachmentTypes") or [])
     limits: dict[str, Any] = {
         "files": files,
@@ -153,14 +154,7 @@ def reply_options(*, ticket: Ticket, thread: Thread | None) -> list[ReplyOption]
             medium=Message.Medium.EMAIL,
             label=f"Email to {email}" if email else "Email",
             problem=email_reply_problem(ticket),
-            limits={
-                "files": True,
-                "maxFileAttachmentCount": EMAIL_MAX_FILES,
-                "maxFileAttachmentSizeBytes": _server_limit(None),
-                "maxTotalFileAttachmentSizeBytes": _server_limit(None),
-                "allowedFileAttachmentMimeTypes": [],
-                "richText": [],
-            },
+            limits=custom_channel_limits(_email_capabilities()),
         )
     )
     options.append(
@@ -254,7 +248,7 @@ def email_reply_send(
     text = text.strip()
     if not text and not files:
         raise ReplyRefused("Write a message or attach a file.")
-    _email_files_check(files)
+    planned = rep_attachments_plan(files, _email_capabilities())
     thread = _thread_of(locked)
     in_reply_to = reply_target(thread, in_reply_to_id)
     now = timezone.now()
@@ -273,22 +267,24 @@ def email_reply_send(
         sender_user_id=author.pk,
         timestamp=now,
     )
-    attachments_store(message, file_attachments_planned(files))
+    attachments_store(message, planned)
     ticket_replied(ticket=locked, author=author, now=now)
     _email_deliver_after_commit(message.pk)
     reply_created_publish(message)
     return message
 
 
-def _email_files_check(files: Sequence[File]) -> None:
-    if len(files) > EMAIL_MAX_FILES:
-        raise ReplyRefused(f"An email carries at most {EMAIL_MAX_FILES} files.")
+def _email_capabilities() -> dict[str, Any]:
+    """Email in a channel's capabilities' words, for the editor and the checks alike: files of
+    any type, at most ``EMAIL_MAX_FILES``, each and all together within the server's upload
+    limit; no rich text."""
     limit = int(settings.FILE_UPLOAD_MAX_BYTES)
-    for file in files:
-        if file.size > limit:
-            raise ReplyRefused(f"{file.name} is larger than the limit of {limit} bytes.")
-    if sum(file.size for file in files) > limit:
-        raise ReplyRefused(f"The files total more than the limit of {limit} bytes.")
+    return {
+        "outgoingAttachmentTypes": ["FILE"],
+        "maxFileAttachmentCount": EMAIL_MAX_FILES,
+        "maxFileAttachmentSizeBytes": limit,
+        "maxTotalFileAttachmentSizeBytes": limit,
+    }
 
 
 def _email_deliver_after_commit(message_id: int) -> None:

@@ -4,6 +4,7 @@ and "send and set status" in one transaction."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 from typing import Any
 from unittest import mock
@@ -193,6 +194,33 @@ def test_an_email_to_a_contact_without_an_address_is_refused_and_stores_nothing(
     with pytest.raises(ReplyRefused, match="Write a message"):
         email_reply_send(ticket=conversation(contact_email="a@b.c").ticket, author=grace, text=" ")
     assert not Message.objects.filter(direction="OUTGOING").exists()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "problem"),
+    [
+        ([10] * 11, "this channel accepts at most 10 files"),
+        ([3_000], "p0.png: is larger than this channel's limit of 2000 bytes."),
+        ([1_500, 1_500], "files total 3000 bytes, above this channel's limit of 2000"),
+    ],
+)
+def test_an_email_carries_at_most_ten_files_within_the_upload_limit(
+    scene: Scene, grace: Any, settings: Any, sizes: list[int], problem: str
+) -> None:
+    settings.FILE_UPLOAD_MAX_BYTES = 2_000
+    files = [
+        File.objects.create(
+            uploaded_by=grace, name=f"p{i}.png", size=size, content_type="image/png", file="x"
+        )
+        for i, size in enumerate(sizes)
+    ]
+    with pytest.raises(ReplyRefused, match=re.escape(problem)):
+        email_reply_send(ticket=scene.ticket, author=grace, text="Hello", files=files)
+    assert not Message.objects.filter(direction="OUTGOING").exists()
+    # The editor is told the same limits.
+    email = _options(scene)["EMAIL"]
+    assert email.limits["maxFileAttachmentCount"] == 10
+    assert email.limits["maxTotalFileAttachmentSizeBytes"] == 2_000
 
 
 # --- Logged calls ---------------------------------------------------------------------------
